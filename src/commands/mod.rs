@@ -1,0 +1,52 @@
+//! One file per subcommand. Each returns `Ok` or a [`Failure`] carrying the exit code.
+
+mod audit;
+mod init;
+mod keys;
+mod migrate;
+mod serve;
+
+use crate::cli::{AuditCommand, Command, KeysCommand};
+use crate::config::Config;
+
+/// sysexits' EX_CONFIG: the configuration or the keys need fixing; retrying will not help.
+pub const EX_CONFIG: u8 = 78;
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code,
+            error: error.into(),
+        }
+    }
+
+    pub fn config(error: impl Into<anyhow::Error>) -> Self {
+        Self::new(EX_CONFIG, error)
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self::new(1, error)
+    }
+}
+
+pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
+    match command {
+        Command::Init => init::run(config).await,
+        Command::Serve { .. } => serve::run(config).await,
+        Command::Migrate => migrate::run(config).await,
+        Command::Keys {
+            command: KeysCommand::Check,
+        } => keys::check(config).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit::verify(config).await,
+    }
+}

@@ -1,0 +1,329 @@
+//! Typed configuration, layered: defaults → TOML file → environment → command-line flags.
+//! This is the only module that reads the environment, and it reads it as an injected list
+//! ([`Env`]) so tests never touch the process environment. Secrets are `SecretString`:
+//! redacted in `Debug`, never logged.
+
+mod env;
+mod keys;
+mod template;
+
+pub use env::Env;
+pub use keys::{KeyName, KeySource, KeySources};
+pub use template::starter_config;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Name of the config file looked for inside the data dir when `--config` is not given.
+pub const CONFIG_FILE_NAME: &str = "frontdesk.toml";
+pub const DEFAULT_DATA_DIR: &str = "frontdesk-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Holds `frontdesk.db` and, unless `keys_dir` says otherwise, the keys.
+    pub data_dir: PathBuf,
+    /// Where `init` writes and `serve` looks for key files (default `<data_dir>/keys`).
+    pub keys_dir: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub http: HttpConfig,
+    pub clinic: ClinicConfig,
+    pub evolution: EvolutionConfig,
+    pub whatsapp_cloud: CloudConfig,
+    pub openai: OpenAiConfig,
+    pub supabase: SupabaseConfig,
+    pub sync: SyncConfig,
+    /// Where each key comes from; resolved from the environment, never from the TOML file.
+    #[serde(skip)]
+    pub keys: KeySources,
+    /// The file this configuration was read from, if any.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Larger request bodies get 413. WhatsApp text webhooks are a few KB.
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// How long a graceful shutdown waits for in-flight work before giving up.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClinicConfig {
+    /// Name used for the clinic created on first start when the database has none.
+    pub name: String,
+    /// IANA time zone of the clinic, used at the edges (hours, quiet hours, listings).
+    pub timezone: String,
+    /// Language used when a patient's language cannot be told.
+    pub default_language: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvolutionConfig {
+    pub api_url: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub instance: Option<String>,
+    /// Authenticates inbound webhooks (JWT, static header or body HMAC).
+    pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudConfig {
+    pub api_url: String,
+    pub phone_number_id: Option<String>,
+    pub app_secret: Option<SecretString>,
+    pub verify_token: Option<SecretString>,
+    pub access_token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenAiConfig {
+    pub api_key: Option<SecretString>,
+    pub base_url: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupabaseConfig {
+    pub url: Option<String>,
+    pub service_role_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// A PostgreSQL connection string; it usually carries a password, so it is a secret.
+    pub postgres_url: Option<SecretString>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            keys_dir: None,
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
+            http: HttpConfig::default(),
+            clinic: ClinicConfig::default(),
+            evolution: EvolutionConfig::default(),
+            whatsapp_cloud: CloudConfig::default(),
+            openai: OpenAiConfig::default(),
+            supabase: SupabaseConfig::default(),
+            sync: SyncConfig::default(),
+            keys: KeySources::default(),
+            config_file: None,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for ClinicConfig {
+    fn default() -> Self {
+        Self {
+            name: "Clinic".into(),
+            timezone: "UTC".into(),
+            default_language: "ru".into(),
+        }
+    }
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://graph.facebook.com/v21.0".into(),
+            phone_number_id: None,
+            app_secret: None,
+            verify_token: None,
+            access_token: None,
+        }
+    }
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-5-nano".into(),
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub keys_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    /// `init` may be pointed at a config file it is about to create.
+    pub config_may_be_missing: bool,
+}
+
+impl Config {
+    /// Builds the configuration from every layer. `env` is the process environment in
+    /// production and a literal list in tests.
+    pub fn load(flags: &Overrides, env: &Env) -> Result<Config, ConfigError> {
+        let explicit = flags
+            .config
+            .clone()
+            .or_else(|| env.get("FRONTDESK_CONFIG").map(PathBuf::from));
+        let mut config = match explicit {
+            Some(path) if flags.config_may_be_missing && !path.exists() => Config {
+                config_file: Some(path),
+                ..Config::default()
+            },
+            Some(path) => Self::from_file(&path)?,
+            None => {
+                let data_dir = flags
+                    .data_dir
+                    .clone()
+                    .or_else(|| env.get("FRONTDESK_DATA_DIR").map(PathBuf::from))
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+                let candidate = data_dir.join(CONFIG_FILE_NAME);
+                if candidate.is_file() {
+                    Self::from_file(&candidate)?
+                } else {
+                    Config::default()
+                }
+            }
+        };
+        env.apply(&mut config)?;
+        if let Some(dir) = &flags.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(dir) = &flags.keys_dir {
+            config.keys_dir = Some(dir.clone());
+        }
+        if let Some(listen) = flags.listen {
+            config.listen = listen;
+        }
+        config.finish(env)
+    }
+
+    /// Parses one TOML file over the defaults. Unknown keys are an error naming the key.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        // Relative paths in a file are relative to the file, not to wherever we were started.
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.keys_dir = config.keys_dir.map(|d| base.join(d));
+        config.config_file = Some(path.to_owned());
+        Ok(config)
+    }
+
+    /// Makes paths absolute, resolves key sources and validates. Call after the last change.
+    pub fn finish(mut self, env: &Env) -> Result<Config, ConfigError> {
+        self.data_dir = absolute(&self.data_dir, "data_dir")?;
+        if let Some(dir) = &self.keys_dir {
+            self.keys_dir = Some(absolute(dir, "keys_dir")?);
+        }
+        self.keys = KeySources::resolve(&self.keys_dir(), env);
+        self.validate()?;
+        Ok(self)
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("frontdesk.db")
+    }
+
+    /// Where `init` writes the starter config: the file given, else the data dir.
+    pub fn config_path(&self) -> PathBuf {
+        self.config_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(CONFIG_FILE_NAME))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            message,
+        };
+        if self.clinic.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid(
+                "clinic.timezone",
+                format!("{:?} is not an IANA time zone such as \"Europe/Moscow\"", self.clinic.timezone),
+            ));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(invalid("http.body_limit_bytes", "must be at least 1024".into()));
+        }
+        for (key, url) in [
+            ("evolution.api_url (EVOLUTION_API_URL)", self.evolution.api_url.as_deref()),
+            ("openai.base_url (OPENAI_BASE_URL)", Some(self.openai.base_url.as_str())),
+            ("supabase.url (SUPABASE_URL)", self.supabase.url.as_deref()),
+            ("whatsapp_cloud.api_url (WHATSAPP_CLOUD_API_URL)", Some(self.whatsapp_cloud.api_url.as_str())),
+        ] {
+            if let Some(url) = url {
+                check_http_url(url).map_err(|m| invalid(key, m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn absolute(path: &Path, key: &str) -> Result<PathBuf, ConfigError> {
+    std::path::absolute(path).map_err(|e| ConfigError::Invalid {
+        key: key.into(),
+        message: e.to_string(),
+    })
+}
+
+fn check_http_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+//! SQLite storage: one writer thread with group commit, an r2d2 pool of read-only
+//! connections, forward-only migrations from `schema/`. All SQL lives under this module;
+//! it stores and fetches, it does not decide.
+
+pub mod audit;
+pub mod meta;
+pub mod migrate;
+mod writer;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Span;
+
+pub use rusqlite;
+pub use writer::WriterStats;
+
+pub type ReadPool = r2d2::Pool<SqliteConnectionManager>;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_POOL_SIZE: u32 = 8;
+/// "FDES": marks the file as Frontdesk's, so another application's database is refused.
+const APPLICATION_ID: i64 = 0x4644_4553;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database read pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error(
+        "the database {path} is at schema version {db}, newer than this frontdesk understands \
+         (up to {binary}); run the newer frontdesk binary, or restore a backup made by this version"
+    )]
+    TooNew { path: PathBuf, db: i64, binary: i64 },
+    #[error("{0} is not a Frontdesk database")]
+    Foreign(PathBuf),
+    #[error("no database at {0}; run `frontdesk init` first")]
+    Missing(PathBuf),
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl DbError {
+    /// Worth retrying: the database was busy, or the writer could not commit right now.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            DbError::Pool(_) | DbError::WriterGone | DbError::Commit(_) => true,
+            _ => false,
+        }
+    }
+
+    /// A UNIQUE or other constraint stopped the write.
+    pub fn is_constraint(&self) -> bool {
+        matches!(self, DbError::Sqlite(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
+    }
+}
+
+/// The database: cheap to clone, shared by every part of the app.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    applied: Vec<i64>,
+    writer: writer::Writer,
+    pool: ReadPool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.inner.path).finish()
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed, mode 0600) and migrates the database.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        if !path.exists() {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|source| DbError::Create {
+                    path: path.to_owned(),
+                    source,
+                })?;
+        }
+        Self::open_inner(path)
+    }
+
+    /// Opens a database that must already exist (for commands that only inspect it).
+    pub fn open_existing(path: &Path) -> Result<Db, DbError> {
+        if !path.is_file() {
+            return Err(DbError::Missing(path.to_owned()));
+        }
+        Self::open_inner(path)
+    }
+
+    fn open_inner(path: &Path) -> Result<Db, DbError> {
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        check_application_id(&conn, path)?;
+        let applied = migrate::run(&mut conn, path)?;
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| {
+                configure(c)?;
+                c.pragma_update(None, "query_only", true)
+            });
+        let pool = r2d2::Pool::builder()
+            .max_size(READ_POOL_SIZE)
+            .min_idle(Some(1))
+            .build(manager)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                applied,
+                writer: writer::Writer::spawn(conn),
+                pool,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Migrations this process applied when it opened the database.
+    pub fn applied_migrations(&self) -> &[i64] {
+        &self.inner.applied
+    }
+
+    /// Runs `f` inside the writer's current transaction (in its own savepoint). Resolves only
+    /// after the batch holding it is durably committed: an `Ok` here is on disk.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.inner.writer.submit(f, Span::current()).await
+    }
+
+    /// Runs `f` on a pooled read-only connection, off the async threads.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.inner.pool.clone();
+        let span = Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let conn = pool.get().map_err(DbError::from)?;
+            f(&conn)
+        })
+        .await
+        .map_err(|_| DbError::WriterGone)?
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Finishes queued writes, checkpoints the WAL into the main file and stops the writer.
+    /// Later writes fail with `WriterGone`.
+    pub async fn close(&self) -> Result<(), DbError> {
+        self.inner.writer.close().await
+    }
+}
+
+/// Per-connection settings, busy timeout first so the others wait instead of failing.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+fn check_application_id(conn: &Connection, path: &Path) -> Result<(), DbError> {
+    let id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    match id {
+        APPLICATION_ID => Ok(()),
+        0 => {
+            let tables: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            if tables > 0 {
+                return Err(DbError::Foreign(path.to_owned()));
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+            Ok(())
+        }
+        _ => Err(DbError::Foreign(path.to_owned())),
+    }
+}
+
+/// Maps "no row" to `None`, for the `find_*` functions.
+pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>, DbError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

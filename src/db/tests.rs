@@ -1,0 +1,163 @@
+use super::*;
+
+fn temp_db() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("t.db")).unwrap();
+    (dir, db)
+}
+
+fn now() -> String {
+    crate::domain::time::to_db(chrono::Utc::now())
+}
+
+#[tokio::test]
+async fn connections_use_wal_full_sync_and_foreign_keys() {
+    let (_dir, db) = temp_db();
+    let (mode, sync, fk): (String, i64, i64) = db
+        .read(|c| -> Result<_, DbError> {
+            Ok((
+                c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+                c.pragma_query_value(None, "synchronous", |r| r.get(0))?,
+                c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "synchronous=FULL");
+    assert_eq!(fk, 1);
+    let writer_fk: i64 = db
+        .write(|c| -> Result<i64, DbError> { Ok(c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?) })
+        .await
+        .unwrap();
+    assert_eq!(writer_fk, 1);
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_commits() {
+    let (_dir, db) = temp_db();
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.write(move |c| -> Result<(), DbError> {
+                meta::set(c, &format!("k{i}"), "v", &now())?;
+                Ok(())
+            })
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let stats = db.writer_stats();
+    assert_eq!(stats.jobs, 400);
+    assert!(stats.commits < 400, "400 writes took {} commits", stats.commits);
+    let n: i64 = db
+        .read(|c| -> Result<i64, DbError> { Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?) })
+        .await
+        .unwrap();
+    assert_eq!(n, 400);
+}
+
+#[tokio::test]
+async fn a_failing_write_rolls_back_alone_and_others_in_its_batch_commit() {
+    let (_dir, db) = temp_db();
+    let bad = db.write(|c| -> Result<(), DbError> {
+        meta::set(c, "bad", "v", &now())?;
+        // A foreign-key violation: no such clinic.
+        c.execute(
+            "INSERT INTO clinic_channels (provider, channel_key, clinic_id, created_at, updated_at)
+             VALUES ('evolution', 'x', 'no-such-clinic', '', '')",
+            [],
+        )?;
+        Ok(())
+    });
+    let good = db.write(|c| -> Result<(), DbError> { meta::set(c, "good", "v", &now()) });
+    let (bad, good) = tokio::join!(bad, good);
+    assert!(bad.unwrap_err().is_constraint());
+    good.unwrap();
+    let (bad, good) = db
+        .read(|c| -> Result<_, DbError> { Ok((meta::find(c, "bad")?, meta::find(c, "good")?)) })
+        .await
+        .unwrap();
+    assert_eq!(bad, None, "the failed write's earlier statements were rolled back");
+    assert_eq!(good.as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn a_panicking_write_does_not_take_the_writer_down() {
+    let (_dir, db) = temp_db();
+    let r = db.write(|_| -> Result<(), DbError> { panic!("boom") }).await;
+    assert!(matches!(r, Err(DbError::WriterGone)));
+    db.write(|c| meta::set(c, "after", "v", &now())).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_read_pool_cannot_write() {
+    let (_dir, db) = temp_db();
+    let r = db.read(|c| meta::set(c, "k", "v", &now())).await;
+    assert!(r.is_err());
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_updated_or_deleted() {
+    let (_dir, db) = temp_db();
+    db.write(|c| -> Result<(), DbError> {
+        c.execute(
+            "INSERT INTO audit_log (seq, id, at, actor, action, detail, prev_mac, mac)
+             VALUES (1, 'a', 't', 'x', 'y', '{}', x'00', x'00')",
+            [],
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let update = db
+        .write(|c| -> Result<usize, DbError> { Ok(c.execute("UPDATE audit_log SET actor = 'z'", [])?) })
+        .await;
+    let delete = db
+        .write(|c| -> Result<usize, DbError> { Ok(c.execute("DELETE FROM audit_log", [])?) })
+        .await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+}
+
+#[tokio::test]
+async fn reopening_applies_no_migration_twice_and_close_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let db = Db::open(&path).unwrap();
+    assert_eq!(db.applied_migrations(), &[1]);
+    db.write(|c| meta::set(c, "k", "v", &now())).await.unwrap();
+    db.close().await.unwrap();
+    let wal = std::fs::metadata(dir.path().join("t.db-wal")).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "close truncates the WAL into the main file");
+    let db = Db::open(&path).unwrap();
+    assert!(db.applied_migrations().is_empty());
+    let v = db.read(|c| meta::find(c, "k")).await.unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn a_database_newer_than_the_binary_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    Db::open(&path).unwrap().close().await.unwrap();
+    let c = Connection::open(&path).unwrap();
+    c.pragma_update(None, "user_version", 99).unwrap();
+    drop(c);
+    let err = Db::open(&path).unwrap_err();
+    assert!(matches!(err, DbError::TooNew { db: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer"));
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch("CREATE TABLE notes (x)").unwrap();
+    drop(c);
+    assert!(matches!(Db::open(&path), Err(DbError::Foreign(_))));
+}

@@ -1,0 +1,174 @@
+//! The single writer. One thread owns the write connection; callers send closures. The thread
+//! takes everything queued, runs each closure in its own savepoint inside one transaction and
+//! commits once (group commit): with `synchronous=FULL` the fsync is shared by the batch,
+//! which is what keeps durable writes fast. A closure's result is released only after commit.
+
+use super::DbError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Span;
+
+/// Most jobs in one transaction; bounds the latency one batch can add to the next.
+const MAX_BATCH: usize = 512;
+/// Queue depth before callers wait (backpressure instead of unbounded memory).
+const QUEUE: usize = 4096;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A job runs against the open savepoint, or is told it cannot run (`None`).
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
+
+enum Msg {
+    Job(Job),
+    Close(oneshot::Sender<Result<(), DbError>>),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    pub commits: u64,
+    pub jobs: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+}
+
+pub(super) struct Writer {
+    tx: mpsc::Sender<Msg>,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    pub(super) fn spawn(conn: Connection) -> Writer {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(conn, rx, &c))
+            .unwrap_or_else(|e| panic!("cannot start the database writer thread: {e}"));
+        Writer { tx, counters }
+    }
+
+    pub(super) async fn submit<T, E, F>(&self, f: F, span: Span) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn| {
+            let Some(conn) = conn else {
+                let done: Completion = Box::new(move |outcome| {
+                    let err = outcome.err().unwrap_or_else(|| "not run".into());
+                    let _ = done_tx.send(Err(DbError::Commit(err).into()));
+                });
+                return (false, done);
+            };
+            let result = {
+                let _entered = span.enter();
+                f(conn)
+            };
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |commit| {
+                let out = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(DbError::Commit(e).into()),
+                };
+                let _ = done_tx.send(out);
+            });
+            (ok, done)
+        });
+        self.tx
+            .send(Msg::Job(job))
+            .await
+            .map_err(|_| DbError::WriterGone)?;
+        done_rx.await.map_err(|_| DbError::WriterGone)?
+    }
+
+    pub(super) async fn close(&self) -> Result<(), DbError> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Close(tx)).await.is_err() {
+            return Ok(()); // already closed
+        }
+        rx.await.map_err(|_| DbError::WriterGone)?
+    }
+
+    pub(super) fn stats(&self) -> WriterStats {
+        WriterStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            jobs: self.counters.jobs.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        let mut close = None;
+        match first {
+            Msg::Job(job) => batch.push(job),
+            Msg::Close(reply) => close = Some(reply),
+        }
+        while close.is_none() && batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => batch.push(job),
+                Ok(Msg::Close(reply)) => close = Some(reply),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            counters.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            commit_batch(&mut conn, batch.drain(..));
+        }
+        if let Some(reply) = close {
+            rx.close();
+            // Jobs queued behind the close are refused rather than silently dropped.
+            while let Ok(msg) = rx.try_recv() {
+                if let Msg::Job(job) = msg {
+                    let (_, done) = job(None);
+                    done(Err("the database is closing".into()));
+                }
+            }
+            let result = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(DbError::from);
+            let _ = reply.send(result);
+            return;
+        }
+    }
+}
+
+fn commit_batch(conn: &mut Connection, jobs: impl Iterator<Item = Job>) {
+    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    let outcome = (|| -> rusqlite::Result<()> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for job in jobs {
+            let sp = tx.savepoint()?;
+            // A panicking job loses only itself: its savepoint rolls back and its caller sees
+            // `WriterGone` (its reply channel is dropped); the rest of the batch goes on.
+            if let Ok((ok, done)) = std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(&sp)))) {
+                if ok {
+                    sp.commit()?;
+                } else {
+                    drop(sp);
+                }
+                completions.push(done);
+            }
+        }
+        tx.commit()
+    })();
+    let outcome = outcome.map_err(|e| e.to_string());
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, jobs = completions.len(), "database commit failed");
+    }
+    for done in completions {
+        done(outcome.clone());
+    }
+}

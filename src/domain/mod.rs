@@ -1,0 +1,3 @@
+//! Parsed domain values shared by every layer. Nothing here does I/O.
+
+pub mod time;

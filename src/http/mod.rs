@@ -1,0 +1,31 @@
+//! The HTTP surface: routes, limits, timeouts, request tracing. Handlers parse and delegate;
+//! they run no SQL and make no outbound calls themselves.
+
+mod health;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub fn router(state: AppState) -> Router {
+    let http = &state.config.http;
+    let body_limit = http.body_limit_bytes;
+    let timeout = Duration::from_secs(http.request_timeout_secs);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(
+            // Method and route only: query strings and bodies can carry PHI.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                tracing::info_span!("http", method = %req.method(), path = req.uri().path())
+            }),
+        )
+        .with_state(state)
+}

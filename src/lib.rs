@@ -1,0 +1,19 @@
+//! Frontdesk: a self-hosted WhatsApp front desk for medical and dental clinics.
+//! The library holds everything; `main.rs` only parses the command line and maps
+//! results to exit codes, so black-box tests can drive the same code in-process.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod services;
+pub mod shutdown;
+pub mod state;
+pub mod systemd;

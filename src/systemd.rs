@@ -1,0 +1,22 @@
+//! systemd integration (`Type=notify`): readiness, stopping, and the watchdog. Every call is
+//! a no-op when not started by systemd (no `NOTIFY_SOCKET`).
+
+use sd_notify::NotifyState;
+use std::time::Duration;
+
+pub fn notify_ready() {
+    let _ = sd_notify::notify(&[NotifyState::Ready]);
+}
+
+pub fn notify_stopping() {
+    let _ = sd_notify::notify(&[NotifyState::Stopping]);
+}
+
+pub fn notify_watchdog() {
+    let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+}
+
+/// The watchdog interval systemd expects pings within, if it set one for us.
+pub fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled()
+}
