@@ -68,12 +68,13 @@ impl App {
         })
         .await?;
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
         let state = AppState::new(Arc::new(config), db, keys, clock);
         Ok(App {
             state,
@@ -100,10 +101,15 @@ impl App {
             started,
         } = self;
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
+        let addr = listener.local_addr()?;
         let jobs_cancel = CancellationToken::new();
         let mut jobs = JoinSet::new();
         if let Some(interval) = systemd::watchdog_interval() {
-            jobs.spawn(jobs::watchdog::run(state.db.clone(), interval, jobs_cancel.clone()));
+            jobs.spawn(jobs::watchdog::run(
+                state.db.clone(),
+                interval,
+                jobs_cancel.clone(),
+            ));
         }
 
         let draining = state.clone();
@@ -116,9 +122,8 @@ impl App {
             .into_future();
         systemd::notify_ready();
         tracing::info!(
-            addr = %state.config.listen,
             startup_ms = started.elapsed().as_millis() as u64,
-            "ready"
+            "ready, listening on http://{addr}"
         );
 
         let deadline = async {
@@ -144,7 +149,14 @@ impl App {
         let (k, now) = (state.keys.clone(), state.clock.now());
         if let Err(e) = state
             .db
-            .write(move |c| audit::record(c, &k.audit, now, &AuditEvent::new("system", action::SHUTDOWN)))
+            .write(move |c| {
+                audit::record(
+                    c,
+                    &k.audit,
+                    now,
+                    &AuditEvent::new("system", action::SHUTDOWN),
+                )
+            })
             .await
         {
             tracing::warn!(error = %e, "could not record the shutdown in the audit log");

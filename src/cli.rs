@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "frontdesk", version, about = "WhatsApp front desk for medical and dental clinics")]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "WhatsApp front desk for medical and dental clinics"
+)]
 pub struct Cli {
     /// Config file (TOML). Default: <data dir>/frontdesk.toml if it exists. Env: FRONTDESK_CONFIG
     #[arg(long, global = true, value_name = "FILE")]

@@ -39,7 +39,9 @@ impl IntoResponse for AppError {
         let (status, message) = match &self {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".into()),
-            AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload too large".into()),
+            AppError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload too large".into())
+            }
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, (*m).into()),
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");

@@ -22,7 +22,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let db_existed = db_path.exists();
     let db = Db::open(&db_path).map_err(Failure::config)?;
 
-    let bound = db.read(|c| key_binding::bound_keys(c)).await?;
+    let bound = db.read(key_binding::bound_keys).await?;
     let report = generate_missing(&config.keys, |name| {
         if bound.contains(&name) {
             Err(KeyError::WouldOrphan {
@@ -95,7 +95,10 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     } else if created.is_empty() {
         println!("\nEvery existing key was kept; nothing was overwritten.");
     }
-    println!("\nStart it with: frontdesk serve --data-dir {}", config.data_dir.display());
+    println!(
+        "\nStart it with: frontdesk serve --data-dir {}",
+        config.data_dir.display()
+    );
     Ok(())
 }
 
@@ -111,7 +114,6 @@ fn write_starter_config(config: &Config, path: &Path) -> Result<(), Failure> {
     };
     let keys_dir = config.keys_dir.as_ref().map(|d| d.display().to_string());
     let text = starter_config(&data_dir, keys_dir.as_deref(), &secret);
-    write_new_file(path, text.as_bytes()).map_err(|e| {
-        Failure::config(anyhow::anyhow!("cannot write {}: {e}", path.display()))
-    })
+    write_new_file(path, text.as_bytes())
+        .map_err(|e| Failure::config(anyhow::anyhow!("cannot write {}: {e}", path.display())))
 }

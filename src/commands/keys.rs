@@ -17,8 +17,15 @@ pub async fn check(config: Config) -> Result<(), Failure> {
     db.read(move |c| key_binding::check(c, &k).map_err(Failure::config))
         .await?;
     let (k, now) = (keys.clone(), SystemClock.now());
-    db.write(move |c| audit::record(c, &k.audit, now, &AuditEvent::new("cli", action::KEYS_CHECKED)))
-        .await?;
+    db.write(move |c| {
+        audit::record(
+            c,
+            &k.audit,
+            now,
+            &AuditEvent::new("cli", action::KEYS_CHECKED),
+        )
+    })
+    .await?;
     db.close().await?;
     for name in KeyName::ALL {
         let from = match config.keys.get(name) {
@@ -31,6 +38,9 @@ pub async fn check(config: Config) -> Result<(), Failure> {
             keys.fingerprints.get(name)
         );
     }
-    println!("All keys are valid and match {}", config.db_path().display());
+    println!(
+        "All keys are valid and match {}",
+        config.db_path().display()
+    );
     Ok(())
 }

@@ -13,7 +13,11 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let applied = db.applied_migrations().to_vec();
     db.close().await?;
     if applied.is_empty() {
-        println!("{}: schema is current (version {})", path.display(), migrate::latest());
+        println!(
+            "{}: schema is current (version {})",
+            path.display(),
+            migrate::latest()
+        );
     } else {
         println!(
             "{}: applied migrations {:?}; schema is now version {}",

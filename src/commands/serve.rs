@@ -13,9 +13,9 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let app = App::build(config, Arc::new(SystemClock))
         .await
         .map_err(|e| match e {
-            StartupError::Key(_) | StartupError::Bind(_) | StartupError::Db(crate::db::DbError::TooNew { .. }) => {
-                Failure::config(e)
-            }
+            StartupError::Key(_)
+            | StartupError::Bind(_)
+            | StartupError::Db(crate::db::DbError::TooNew { .. }) => Failure::config(e),
             other => Failure::from(other),
         })?;
     app.run_until(shutdown).await?;

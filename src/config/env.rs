@@ -72,12 +72,22 @@ const VARS: &[(&str, Apply)] = &[
 /// Secret variables. Each may also come from `NAME_FILE` or `$CREDENTIALS_DIRECTORY/NAME`.
 const SECRETS: &[(&str, ApplySecret)] = &[
     ("EVOLUTION_API_KEY", |c, v| c.evolution.api_key = Some(v)),
-    ("EVOLUTION_WEBHOOK_SECRET", |c, v| c.evolution.webhook_secret = Some(v)),
-    ("WHATSAPP_CLOUD_APP_SECRET", |c, v| c.whatsapp_cloud.app_secret = Some(v)),
-    ("WHATSAPP_CLOUD_VERIFY_TOKEN", |c, v| c.whatsapp_cloud.verify_token = Some(v)),
-    ("WHATSAPP_CLOUD_ACCESS_TOKEN", |c, v| c.whatsapp_cloud.access_token = Some(v)),
+    ("EVOLUTION_WEBHOOK_SECRET", |c, v| {
+        c.evolution.webhook_secret = Some(v)
+    }),
+    ("WHATSAPP_CLOUD_APP_SECRET", |c, v| {
+        c.whatsapp_cloud.app_secret = Some(v)
+    }),
+    ("WHATSAPP_CLOUD_VERIFY_TOKEN", |c, v| {
+        c.whatsapp_cloud.verify_token = Some(v)
+    }),
+    ("WHATSAPP_CLOUD_ACCESS_TOKEN", |c, v| {
+        c.whatsapp_cloud.access_token = Some(v)
+    }),
     ("OPENAI_API_KEY", |c, v| c.openai.api_key = Some(v)),
-    ("SUPABASE_SERVICE_ROLE_KEY", |c, v| c.supabase.service_role_key = Some(v)),
+    ("SUPABASE_SERVICE_ROLE_KEY", |c, v| {
+        c.supabase.service_role_key = Some(v)
+    }),
     ("SYNC_POSTGRES_URL", |c, v| c.sync.postgres_url = Some(v)),
 ];
 
@@ -89,7 +99,7 @@ pub enum SecretOrigin {
 }
 
 impl Env {
-    pub fn from_iter<I, K, V>(vars: I) -> Self
+    pub fn from_pairs<I, K, V>(vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
@@ -105,9 +115,10 @@ impl Env {
 
     /// The real process environment. Only `main` should call this.
     pub fn from_process() -> Self {
-        Self::from_iter(std::env::vars_os().filter_map(|(k, v)| {
-            Some((k.into_string().ok()?, v.into_string().ok()?))
-        }))
+        Self::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
     /// A variable's value; empty values count as unset, as most deployment tools write them.

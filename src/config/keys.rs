@@ -14,7 +14,11 @@ pub enum KeyName {
 }
 
 impl KeyName {
-    pub const ALL: [KeyName; 3] = [KeyName::PhiMaster, KeyName::HipaaAudit, KeyName::PhiRsaPrivate];
+    pub const ALL: [KeyName; 3] = [
+        KeyName::PhiMaster,
+        KeyName::HipaaAudit,
+        KeyName::PhiRsaPrivate,
+    ];
 
     /// The environment variable, credential name and key file name: all the same.
     pub fn env_name(self) -> &'static str {
@@ -64,6 +68,9 @@ impl KeySources {
     }
 
     pub fn get(&self, name: KeyName) -> Option<&KeySource> {
-        self.sources.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
+        self.sources
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
     }
 }

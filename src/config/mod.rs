@@ -287,17 +287,32 @@ impl Config {
         if self.clinic.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(invalid(
                 "clinic.timezone",
-                format!("{:?} is not an IANA time zone such as \"Europe/Moscow\"", self.clinic.timezone),
+                format!(
+                    "{:?} is not an IANA time zone such as \"Europe/Moscow\"",
+                    self.clinic.timezone
+                ),
             ));
         }
         if self.http.body_limit_bytes < 1024 {
-            return Err(invalid("http.body_limit_bytes", "must be at least 1024".into()));
+            return Err(invalid(
+                "http.body_limit_bytes",
+                "must be at least 1024".into(),
+            ));
         }
         for (key, url) in [
-            ("evolution.api_url (EVOLUTION_API_URL)", self.evolution.api_url.as_deref()),
-            ("openai.base_url (OPENAI_BASE_URL)", Some(self.openai.base_url.as_str())),
+            (
+                "evolution.api_url (EVOLUTION_API_URL)",
+                self.evolution.api_url.as_deref(),
+            ),
+            (
+                "openai.base_url (OPENAI_BASE_URL)",
+                Some(self.openai.base_url.as_str()),
+            ),
             ("supabase.url (SUPABASE_URL)", self.supabase.url.as_deref()),
-            ("whatsapp_cloud.api_url (WHATSAPP_CLOUD_API_URL)", Some(self.whatsapp_cloud.api_url.as_str())),
+            (
+                "whatsapp_cloud.api_url (WHATSAPP_CLOUD_API_URL)",
+                Some(self.whatsapp_cloud.api_url.as_str()),
+            ),
         ] {
             if let Some(url) = url {
                 check_http_url(url).map_err(|m| invalid(key, m))?;

@@ -5,7 +5,9 @@
 pub fn starter_config(data_dir: &str, keys_dir: Option<&str>, webhook_secret: &str) -> String {
     let keys_line = match keys_dir {
         Some(dir) => format!("keys_dir = {dir:?}"),
-        None => "# keys_dir = \"keys\"            # FRONTDESK_KEYS_DIR; default <data_dir>/keys".into(),
+        None => {
+            "# keys_dir = \"keys\"            # FRONTDESK_KEYS_DIR; default <data_dir>/keys".into()
+        }
     };
     format!(
         r##"# Frontdesk configuration, written by `frontdesk init`.

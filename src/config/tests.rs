@@ -31,7 +31,7 @@ fn file_then_environment_then_flags_each_win_over_the_previous_layer() {
         "f.toml",
         "listen = \"127.0.0.1:9000\"\n[openai]\nmodel = \"from-file\"\nbase_url = \"http://file.example\"\n",
     );
-    let env = Env::from_iter([
+    let env = Env::from_pairs([
         ("OPENAI_MODEL", "from-env"),
         ("FRONTDESK_LISTEN", "127.0.0.1:9001"),
     ]);
@@ -41,7 +41,10 @@ fn file_then_environment_then_flags_each_win_over_the_previous_layer() {
         ..Default::default()
     };
     let config = Config::load(&flags, &env).unwrap();
-    assert_eq!(config.openai.base_url, "http://file.example", "file over default");
+    assert_eq!(
+        config.openai.base_url, "http://file.example",
+        "file over default"
+    );
     assert_eq!(config.openai.model, "from-env", "env over file");
     assert_eq!(config.listen.to_string(), "127.0.0.1:9002", "flag over env");
     assert_eq!(config.config_file.as_deref(), Some(file.as_path()));
@@ -55,14 +58,16 @@ fn unknown_keys_in_the_file_are_an_error_that_names_them() {
         config: Some(file),
         ..Default::default()
     };
-    let err = Config::load(&flags, &Env::default()).unwrap_err().to_string();
+    let err = Config::load(&flags, &Env::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("max_tokens"), "{err}");
 }
 
 #[test]
 fn old_backend_variable_names_keep_working() {
     let dir = tempfile::tempdir().unwrap();
-    let env = Env::from_iter([
+    let env = Env::from_pairs([
         ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
         ("OPENAI_API_KEY", "sk-test"),
         ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
@@ -78,8 +83,14 @@ fn old_backend_variable_names_keep_working() {
     assert_eq!(c.openai.api_key.unwrap().expose_secret(), "sk-test");
     assert_eq!(c.openai.base_url, "http://127.0.0.1:11434/v1");
     assert_eq!(c.supabase.url.as_deref(), Some("https://x.supabase.co"));
-    assert_eq!(c.supabase.service_role_key.unwrap().expose_secret(), "service");
-    assert_eq!(c.evolution.api_url.as_deref(), Some("http://127.0.0.1:8081"));
+    assert_eq!(
+        c.supabase.service_role_key.unwrap().expose_secret(),
+        "service"
+    );
+    assert_eq!(
+        c.evolution.api_url.as_deref(),
+        Some("http://127.0.0.1:8081")
+    );
     assert_eq!(c.evolution.api_key.unwrap().expose_secret(), "evo");
     assert_eq!(c.evolution.instance.as_deref(), Some("clinic-main"));
     assert_eq!(c.evolution.webhook_secret.unwrap().expose_secret(), "hook");
@@ -93,14 +104,17 @@ fn secrets_come_from_name_file_and_from_systemd_credentials() {
     std::fs::create_dir(&creds).unwrap();
     write(&creds, "EVOLUTION_WEBHOOK_SECRET", "from-credential");
     write(&creds, "PHI_MASTER_KEY", "x");
-    let env = Env::from_iter([
+    let env = Env::from_pairs([
         ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
         ("OPENAI_API_KEY_FILE", file.to_str().unwrap()),
         ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
     ]);
     let c = Config::load(&Overrides::default(), &env).unwrap();
     assert_eq!(c.openai.api_key.unwrap().expose_secret(), "sk-from-file");
-    assert_eq!(c.evolution.webhook_secret.unwrap().expose_secret(), "from-credential");
+    assert_eq!(
+        c.evolution.webhook_secret.unwrap().expose_secret(),
+        "from-credential"
+    );
     match c.keys.get(KeyName::PhiMaster).unwrap() {
         KeySource::File(p) => assert_eq!(p, &creds.join("PHI_MASTER_KEY")),
         other => panic!("{other:?}"),
@@ -113,7 +127,7 @@ fn secrets_come_from_name_file_and_from_systemd_credentials() {
 
 #[test]
 fn secrets_are_redacted_in_debug_output() {
-    let env = Env::from_iter([
+    let env = Env::from_pairs([
         ("OPENAI_API_KEY", "sk-very-secret"),
         ("PHI_MASTER_KEY", "master-very-secret"),
         ("SYNC_POSTGRES_URL", "postgres://u:pw-very-secret@h/db"),
@@ -129,19 +143,30 @@ fn secrets_are_redacted_in_debug_output() {
 
 #[test]
 fn a_bad_value_names_the_variable() {
-    let env = Env::from_iter([("FRONTDESK_LISTEN", "not an address")]);
-    let err = Config::load(&Overrides::default(), &env).unwrap_err().to_string();
+    let env = Env::from_pairs([("FRONTDESK_LISTEN", "not an address")]);
+    let err = Config::load(&Overrides::default(), &env)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("FRONTDESK_LISTEN"), "{err}");
-    let env = Env::from_iter([("OPENAI_BASE_URL", "localhost:11434")]);
-    let err = Config::load(&Overrides::default(), &env).unwrap_err().to_string();
+    let env = Env::from_pairs([("OPENAI_BASE_URL", "localhost:11434")]);
+    let err = Config::load(&Overrides::default(), &env)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("OPENAI_BASE_URL"), "{err}");
 }
 
 #[test]
 fn the_starter_config_parses_and_carries_the_webhook_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "frontdesk.toml", &starter_config(".", None, "s3cret"));
+    let file = write(
+        dir.path(),
+        "frontdesk.toml",
+        &starter_config(".", None, "s3cret"),
+    );
     let c = Config::from_file(&file).unwrap();
-    assert_eq!(c.evolution.webhook_secret.unwrap().expose_secret(), "s3cret");
+    assert_eq!(
+        c.evolution.webhook_secret.unwrap().expose_secret(),
+        "s3cret"
+    );
     assert_eq!(c.data_dir, dir.path().join("."));
 }

@@ -48,7 +48,14 @@ impl AuditMac {
         let mut mac = self.mac();
         mac.update(b"frontdesk-audit-entry-v1");
         mac.update(&e.seq.to_be_bytes());
-        for field in [e.id, e.at, e.actor, e.action, e.subject.unwrap_or("\u{0}none"), e.detail] {
+        for field in [
+            e.id,
+            e.at,
+            e.actor,
+            e.action,
+            e.subject.unwrap_or("\u{0}none"),
+            e.detail,
+        ] {
             // Length-prefixed, so moving bytes between fields changes the MAC.
             mac.update(&(field.len() as u64).to_be_bytes());
             mac.update(field.as_bytes());
@@ -75,7 +82,10 @@ impl AuditMac {
     }
 
     pub fn head(&self, seq: i64, last_mac: &[u8]) -> [u8; MAC_LEN] {
-        self.head_state(seq, last_mac).finalize().into_bytes().into()
+        self.head_state(seq, last_mac)
+            .finalize()
+            .into_bytes()
+            .into()
     }
 
     pub fn verify_head(&self, seq: i64, last_mac: &[u8], mac: &[u8]) -> bool {
@@ -114,8 +124,16 @@ mod tests {
     #[test]
     fn bytes_cannot_move_between_fields() {
         let m = AuditMac::new([3; 32]);
-        let a = AuditFields { actor: "ab", action: "c", ..fields(1, "") };
-        let b = AuditFields { actor: "a", action: "bc", ..fields(1, "") };
+        let a = AuditFields {
+            actor: "ab",
+            action: "c",
+            ..fields(1, "")
+        };
+        let b = AuditFields {
+            actor: "a",
+            action: "bc",
+            ..fields(1, "")
+        };
         assert_ne!(m.entry(&[0; 32], &a), m.entry(&[0; 32], &b));
     }
 }

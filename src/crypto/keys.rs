@@ -47,11 +47,15 @@ pub enum KeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{name} is not valid base64; it must be 32 random bytes, base64-encoded (as `frontdesk init` writes it)")]
+    #[error(
+        "{name} is not valid base64; it must be 32 random bytes, base64-encoded (as `frontdesk init` writes it)"
+    )]
     BadBase64 { name: KeyName },
     #[error("{name} decodes to {len} bytes; it must be exactly 32 bytes, base64-encoded")]
     WrongLength { name: KeyName, len: usize },
-    #[error("{name} is not a PEM-encoded RSA private key (PKCS#8 `BEGIN PRIVATE KEY` or PKCS#1 `BEGIN RSA PRIVATE KEY`)")]
+    #[error(
+        "{name} is not a PEM-encoded RSA private key (PKCS#8 `BEGIN PRIVATE KEY` or PKCS#1 `BEGIN RSA PRIVATE KEY`)"
+    )]
     BadPem { name: KeyName },
     #[error("{name} is a {bits}-bit RSA key; at least {min} bits are required (frontdesk init makes {RSA_BITS})", min = RSA_MIN_BITS)]
     TooShort { name: KeyName, bits: usize },
@@ -115,7 +119,10 @@ impl Keys {
 
     /// Loads only `HIPAA_AUDIT_KEY`, for commands that just check the audit chain.
     pub fn load_audit(sources: &KeySources) -> Result<AuditMac, KeyError> {
-        Ok(AuditMac::new(*read_symmetric(KeyName::HipaaAudit, sources)?))
+        Ok(AuditMac::new(*read_symmetric(
+            KeyName::HipaaAudit,
+            sources,
+        )?))
     }
 
     /// Builds keys from raw material (tests and `init` use this after generating).
@@ -349,23 +356,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sources = sources_in(dir.path());
         let first = generate_missing(&sources, |_| Ok(())).unwrap();
-        assert!(first.iter().all(|(_, o)| matches!(o, KeyOutcome::Created(_))));
+        assert!(
+            first
+                .iter()
+                .all(|(_, o)| matches!(o, KeyOutcome::Created(_)))
+        );
         let keys = Keys::load(&sources).unwrap();
         assert_eq!(keys.rsa.n().as_ref().bit_width() as usize, RSA_BITS);
         let bytes = fs::read(dir.path().join("keys/PHI_MASTER_KEY")).unwrap();
-        let mode = fs::metadata(dir.path().join("keys/PHI_MASTER_KEY")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("keys/PHI_MASTER_KEY"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
 
         let second = generate_missing(&sources, |_| Ok(())).unwrap();
-        assert!(second.iter().all(|(_, o)| matches!(o, KeyOutcome::KeptFile(_))));
-        assert_eq!(fs::read(dir.path().join("keys/PHI_MASTER_KEY")).unwrap(), bytes);
-        assert_eq!(Keys::load(&sources).unwrap().fingerprints, keys.fingerprints);
+        assert!(
+            second
+                .iter()
+                .all(|(_, o)| matches!(o, KeyOutcome::KeptFile(_)))
+        );
+        assert_eq!(
+            fs::read(dir.path().join("keys/PHI_MASTER_KEY")).unwrap(),
+            bytes
+        );
+        assert_eq!(
+            Keys::load(&sources).unwrap().fingerprints,
+            keys.fingerprints
+        );
     }
 
     #[test]
     fn error_messages_never_contain_key_material() {
         let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
-        let env = Env::from_iter([("PHI_MASTER_KEY", secret)]);
+        let env = Env::from_pairs([("PHI_MASTER_KEY", secret)]);
         let dir = tempfile::tempdir().unwrap();
         let flags = Overrides {
             data_dir: Some(dir.path().into()),
@@ -373,7 +397,10 @@ mod tests {
         };
         let sources = Config::load(&flags, &env).unwrap().keys;
         let err = Keys::load(&sources).unwrap_err();
-        assert!(matches!(err, KeyError::WrongLength { .. } | KeyError::BadBase64 { .. }));
+        assert!(matches!(
+            err,
+            KeyError::WrongLength { .. } | KeyError::BadBase64 { .. }
+        ));
         assert!(!err.to_string().contains(secret));
         assert!(err.to_string().contains("PHI_MASTER_KEY"));
     }

@@ -111,7 +111,9 @@ impl Sealer {
 }
 
 fn aad_bytes(header: &[u8], aad: Aad<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(header.len() + aad.table.len() + aad.column.len() + aad.row_id.len() + 2);
+    let mut out = Vec::with_capacity(
+        header.len() + aad.table.len() + aad.column.len() + aad.row_id.len() + 2,
+    );
     out.extend_from_slice(header);
     out.extend_from_slice(aad.table.as_bytes());
     out.push(0);
@@ -139,8 +141,15 @@ mod tests {
     fn sealed_text_opens_to_the_same_text() {
         let s = sealer();
         let sealed = s.seal_str("Сколько стоит пломба?", AAD);
-        assert!(!sealed.windows(6).any(|w| w == "Сколько".as_bytes().get(..6).unwrap()));
-        assert_eq!(s.open_string(&sealed, AAD).unwrap(), "Сколько стоит пломба?");
+        assert!(
+            !sealed
+                .windows(6)
+                .any(|w| w == "Сколько".as_bytes().get(..6).unwrap())
+        );
+        assert_eq!(
+            s.open_string(&sealed, AAD).unwrap(),
+            "Сколько стоит пломба?"
+        );
     }
 
     #[test]
@@ -187,7 +196,10 @@ mod tests {
     fn a_ciphertext_from_another_key_is_named_as_such() {
         let sealed = sealer().seal_str("x", AAD);
         let other = Sealer::new(&[8u8; 32], [9, 9, 9, 9]);
-        assert_eq!(other.open(&sealed, AAD), Err(SealError::OtherKey("01020304".into())));
+        assert_eq!(
+            other.open(&sealed, AAD),
+            Err(SealError::OtherKey("01020304".into()))
+        );
         // Same key id but a different key (a forged header) still fails authentication.
         let forged = Sealer::new(&[8u8; 32], [1, 2, 3, 4]);
         assert_eq!(forged.open(&sealed, AAD), Err(SealError::Tampered));

@@ -53,12 +53,19 @@ pub fn find_head(conn: &Connection) -> Result<Option<AuditHead>, DbError> {
     let seq = parts.next().and_then(|s| s.parse().ok());
     match (seq, parse(parts.next()), parse(parts.next()), parts.next()) {
         (Some(seq), Some(mac), Some(head_mac), None) => Ok(Some(AuditHead { seq, mac, head_mac })),
-        _ => Err(DbError::Corrupt("the audit head record is malformed".into())),
+        _ => Err(DbError::Corrupt(
+            "the audit head record is malformed".into(),
+        )),
     }
 }
 
 pub fn set_head(conn: &Connection, head: &AuditHead, now: &str) -> Result<(), DbError> {
-    let text = format!("{}:{}:{}", head.seq, hex::encode(&head.mac), hex::encode(&head.head_mac));
+    let text = format!(
+        "{}:{}:{}",
+        head.seq,
+        hex::encode(&head.mac),
+        hex::encode(&head.head_mac)
+    );
     meta::set(conn, meta::AUDIT_HEAD, &text, now)
 }
 

@@ -24,7 +24,12 @@ pub fn set(conn: &Connection, key: &str, value: &str, now: &str) -> Result<(), D
 }
 
 /// Sets the value only if the key is absent; returns whether it was set.
-pub fn insert_if_absent(conn: &Connection, key: &str, value: &str, now: &str) -> Result<bool, DbError> {
+pub fn insert_if_absent(
+    conn: &Connection,
+    key: &str,
+    value: &str,
+    now: &str,
+) -> Result<bool, DbError> {
     let n = conn.execute(
         "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
         params![key, value, now],

@@ -27,7 +27,9 @@ async fn connections_use_wal_full_sync_and_foreign_keys() {
     assert_eq!(sync, 2, "synchronous=FULL");
     assert_eq!(fk, 1);
     let writer_fk: i64 = db
-        .write(|c| -> Result<i64, DbError> { Ok(c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?) })
+        .write(|c| -> Result<i64, DbError> {
+            Ok(c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?)
+        })
         .await
         .unwrap();
     assert_eq!(writer_fk, 1);
@@ -52,9 +54,15 @@ async fn concurrent_writes_share_commits() {
     }
     let stats = db.writer_stats();
     assert_eq!(stats.jobs, 400);
-    assert!(stats.commits < 400, "400 writes took {} commits", stats.commits);
+    assert!(
+        stats.commits < 400,
+        "400 writes took {} commits",
+        stats.commits
+    );
     let n: i64 = db
-        .read(|c| -> Result<i64, DbError> { Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?) })
+        .read(|c| -> Result<i64, DbError> {
+            Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?)
+        })
         .await
         .unwrap();
     assert_eq!(n, 400);
@@ -81,16 +89,23 @@ async fn a_failing_write_rolls_back_alone_and_others_in_its_batch_commit() {
         .read(|c| -> Result<_, DbError> { Ok((meta::find(c, "bad")?, meta::find(c, "good")?)) })
         .await
         .unwrap();
-    assert_eq!(bad, None, "the failed write's earlier statements were rolled back");
+    assert_eq!(
+        bad, None,
+        "the failed write's earlier statements were rolled back"
+    );
     assert_eq!(good.as_deref(), Some("v"));
 }
 
 #[tokio::test]
 async fn a_panicking_write_does_not_take_the_writer_down() {
     let (_dir, db) = temp_db();
-    let r = db.write(|_| -> Result<(), DbError> { panic!("boom") }).await;
+    let r = db
+        .write(|_| -> Result<(), DbError> { panic!("boom") })
+        .await;
     assert!(matches!(r, Err(DbError::WriterGone)));
-    db.write(|c| meta::set(c, "after", "v", &now())).await.unwrap();
+    db.write(|c| meta::set(c, "after", "v", &now()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -114,7 +129,9 @@ async fn audit_rows_cannot_be_updated_or_deleted() {
     .await
     .unwrap();
     let update = db
-        .write(|c| -> Result<usize, DbError> { Ok(c.execute("UPDATE audit_log SET actor = 'z'", [])?) })
+        .write(|c| -> Result<usize, DbError> {
+            Ok(c.execute("UPDATE audit_log SET actor = 'z'", [])?)
+        })
         .await;
     let delete = db
         .write(|c| -> Result<usize, DbError> { Ok(c.execute("DELETE FROM audit_log", [])?) })
@@ -131,7 +148,9 @@ async fn reopening_applies_no_migration_twice_and_close_checkpoints() {
     assert_eq!(db.applied_migrations(), &[1]);
     db.write(|c| meta::set(c, "k", "v", &now())).await.unwrap();
     db.close().await.unwrap();
-    let wal = std::fs::metadata(dir.path().join("t.db-wal")).map(|m| m.len()).unwrap_or(0);
+    let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     assert_eq!(wal, 0, "close truncates the WAL into the main file");
     let db = Db::open(&path).unwrap();
     assert!(db.applied_migrations().is_empty());

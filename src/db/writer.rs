@@ -123,7 +123,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
             }
         }
         if !batch.is_empty() {
-            counters.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            counters
+                .jobs
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             counters.commits.fetch_add(1, Ordering::Relaxed);
             commit_batch(&mut conn, batch.drain(..));
         }

@@ -16,13 +16,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let mut checks = serde_json::Map::new();
     let mut reason = None;
 
-    match state.db.read(|c| migrate::current(c)).await {
+    match state.db.read(migrate::current).await {
         Ok(version) => {
             checks.insert("database".into(), json!("ok"));
             if version == migrate::latest() {
-                checks.insert("migrations".into(), json!(format!("current (version {version})")));
+                checks.insert(
+                    "migrations".into(),
+                    json!(format!("current (version {version})")),
+                );
             } else {
-                let m = format!("database at version {version}, expected {}", migrate::latest());
+                let m = format!(
+                    "database at version {version}, expected {}",
+                    migrate::latest()
+                );
                 checks.insert("migrations".into(), json!(m.clone()));
                 reason.get_or_insert(m);
             }
@@ -43,7 +49,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
 
     match reason {
-        None => (StatusCode::OK, Json(json!({ "status": "ready", "checks": checks }))),
+        None => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "checks": checks })),
+        ),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "not_ready", "reason": reason, "checks": checks })),

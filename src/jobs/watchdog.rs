@@ -22,6 +22,10 @@ pub async fn run(db: Db, interval: Duration, cancel: CancellationToken) {
 
 /// One health probe: a write round trip through the single writer.
 pub async fn run_once(db: &Db) -> bool {
-    let probe = db.write(|c| -> Result<i64, DbError> { Ok(c.query_row("SELECT 1", [], |r| r.get(0))?) });
-    matches!(tokio::time::timeout(Duration::from_secs(5), probe).await, Ok(Ok(1)))
+    let probe =
+        db.write(|c| -> Result<i64, DbError> { Ok(c.query_row("SELECT 1", [], |r| r.get(0))?) });
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), probe).await,
+        Ok(Ok(1))
+    )
 }

@@ -142,7 +142,10 @@ pub fn verify(conn: &Connection, mac: &AuditMac) -> Result<Result<i64, AuditBrea
         broken = if row.seq > expected {
             Some(AuditBreak::at(
                 &row,
-                format!("follows a gap: entries #{expected}..#{} were deleted", row.seq - 1),
+                format!(
+                    "follows a gap: entries #{expected}..#{} were deleted",
+                    row.seq - 1
+                ),
             ))
         } else if row.seq < expected {
             Some(AuditBreak::at(&row, "is numbered out of sequence"))

@@ -1,0 +1,11 @@
+//! Black-box tests: the app on a real SQLite file in a temp dir, real HTTP on loopback, and
+//! the built binary for what a user runs from the shell. One test binary, many modules.
+
+#![allow(clippy::unwrap_used, clippy::zombie_processes)]
+
+mod helpers;
+
+mod audit_tampering;
+mod cli_refusals;
+mod health;
+mod smoke;

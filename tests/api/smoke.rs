@@ -1,0 +1,155 @@
+//! The built binary, as a user runs it: init → serve → /readyz → SIGTERM → exit 0.
+
+use crate::helpers::{Cli, OutputText};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Starts `frontdesk serve` on port 0 and returns the child and the address it logged.
+pub fn start_server(
+    cli: &Cli,
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = cli
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("server logged that it is listening");
+        if let Some(addr) = line.split("listening on ").nth(1) {
+            let addr = addr
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return (child, addr, rx);
+        }
+    }
+}
+
+#[tokio::test]
+async fn init_serve_ready_then_sigterm_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(&dir.path().join("data"));
+    let init = cli.run(&["init"]);
+    assert!(init.status.success(), "{}", init.stderr_text());
+
+    let (mut child, addr, logs) = start_server(&cli);
+    let ready = reqwest::get(format!("{addr}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    let logs: Vec<String> = logs.try_iter().collect();
+    assert!(logs.iter().any(|l| l.contains("stopped")), "{logs:?}");
+    // The WAL was checkpointed into the main file on the way out.
+    let wal = std::fs::metadata(dir.path().join("data/frontdesk.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0);
+    // Start-up and shutdown were audited, and the chain is intact.
+    let verify = cli.run(&["audit", "verify"]);
+    assert!(verify.status.success(), "{}", verify.stderr_text());
+    assert!(verify.stdout_text().contains("intact"));
+}
+
+#[test]
+fn init_twice_keeps_every_key_byte_for_byte_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cli = Cli::new(&data);
+    let first = cli.run(&["init"]);
+    assert!(first.status.success(), "{}", first.stderr_text());
+    let snapshot = |name: &str| std::fs::read(data.join("keys").join(name)).unwrap();
+    let names = ["PHI_MASTER_KEY", "HIPAA_AUDIT_KEY", "PHI_RSA_PRIVATE_KEY"];
+    let before: Vec<Vec<u8>> = names.iter().map(|n| snapshot(n)).collect();
+    let config_before = std::fs::read(data.join("frontdesk.toml")).unwrap();
+
+    let second = cli.run(&["init"]);
+    assert!(second.status.success(), "{}", second.stderr_text());
+    let out = second.stdout_text();
+    for n in names {
+        assert!(
+            out.lines().any(|l| l.contains(n) && l.contains("kept")),
+            "{n} not reported as kept:\n{out}"
+        );
+    }
+    assert!(out.contains("nothing was overwritten"));
+    let after: Vec<Vec<u8>> = names.iter().map(|n| snapshot(n)).collect();
+    assert_eq!(before, after);
+    assert_eq!(
+        config_before,
+        std::fs::read(data.join("frontdesk.toml")).unwrap()
+    );
+}
+
+#[test]
+fn init_creates_private_directories_and_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(Cli::new(&data).run(&["init"]).status.success());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("keys")), 0o700);
+    assert_eq!(mode(&data.join("frontdesk.db")), 0o600);
+    assert_eq!(mode(&data.join("frontdesk.toml")), 0o600);
+    for n in ["PHI_MASTER_KEY", "HIPAA_AUDIT_KEY", "PHI_RSA_PRIVATE_KEY"] {
+        assert_eq!(mode(&data.join("keys").join(n)), 0o600, "{n}");
+    }
+    let config = std::fs::read_to_string(data.join("frontdesk.toml")).unwrap();
+    let secret_line = config
+        .lines()
+        .find(|l| l.starts_with("webhook_secret"))
+        .unwrap();
+    assert!(
+        secret_line.len() > "webhook_secret = \"\"".len() + 30,
+        "{secret_line}"
+    );
+}
+
+#[test]
+fn init_refuses_to_replace_a_missing_key_that_the_database_was_sealed_under() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cli = Cli::new(&data);
+    assert!(cli.run(&["init"]).status.success());
+    std::fs::remove_file(data.join("keys/PHI_MASTER_KEY")).unwrap();
+    let out = cli.run(&["init"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = out.stderr_text();
+    assert!(
+        err.contains("PHI_MASTER_KEY") && err.contains("backup"),
+        "{err}"
+    );
+    assert!(
+        !data.join("keys/PHI_MASTER_KEY").exists(),
+        "no new key was created"
+    );
+}
