@@ -1,3 +1,5 @@
 //! Parsed domain values shared by every layer. Nothing here does I/O.
 
+pub mod clinic;
+pub mod service;
 pub mod time;
