@@ -6,6 +6,7 @@ pub mod audit_mac;
 pub mod blind;
 pub mod keys;
 pub mod seal;
+pub mod webhook;
 
 pub use audit_mac::{AuditFields, AuditMac};
 pub use blind::BlindIndex;

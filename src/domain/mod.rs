@@ -1,5 +1,7 @@
 //! Parsed domain values shared by every layer. Nothing here does I/O.
 
 pub mod clinic;
+pub mod message;
+pub mod phone;
 pub mod service;
 pub mod time;
