@@ -3,7 +3,9 @@
 //! results to exit codes, so black-box tests can drive the same code in-process.
 
 pub mod app;
+pub mod cache;
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -14,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod providers;
+pub mod resilience;
 pub mod services;
 pub mod shutdown;
 pub mod state;

@@ -43,6 +43,18 @@ const VARS: &[(&str, Apply)] = &[
         c.evolution.api_url = Some(v);
         Ok(())
     }),
+    ("FRONTDESK_CLINIC_LANGUAGE", |c, v| {
+        c.clinic.default_language = v;
+        Ok(())
+    }),
+    ("EVOLUTION_API_VERSION", |c, v| {
+        c.evolution.api_version = match v.as_str() {
+            "v1" => super::EvolutionApiVersion::V1,
+            "v2" => super::EvolutionApiVersion::V2,
+            _ => return Err(format!("{v:?} is neither v1 nor v2")),
+        };
+        Ok(())
+    }),
     ("EVOLUTION_INSTANCE", |c, v| {
         c.evolution.instance = Some(v);
         Ok(())

@@ -49,6 +49,9 @@ pub struct Config {
     pub openai: OpenAiConfig,
     pub supabase: SupabaseConfig,
     pub sync: SyncConfig,
+    pub conversation: ConversationConfig,
+    pub prices: PricesConfig,
+    pub sender: SenderConfig,
     /// Where each key comes from; resolved from the environment, never from the TOML file.
     #[serde(skip)]
     pub keys: KeySources,
@@ -76,9 +79,40 @@ pub struct ClinicConfig {
     pub timezone: String,
     /// Language used when a patient's language cannot be told.
     pub default_language: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    /// Opening hours by weekday: `mon = "09:00-20:00"`, `sat = "10:00-14:00"`, `sun = "closed"`.
+    pub hours: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+impl ClinicConfig {
+    pub const DAYS: [&'static str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+    /// The hours as parsed values; days not given are closed.
+    pub fn weekly_hours(&self) -> Result<crate::domain::clinic::WeeklyHours, ConfigError> {
+        let mut hours = crate::domain::clinic::WeeklyHours::default();
+        for (day, spec) in &self.hours {
+            let i =
+                Self::DAYS
+                    .iter()
+                    .position(|d| d == day)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        key: format!("clinic.hours.{day}"),
+                        message: "days are mon, tue, wed, thu, fri, sat, sun".into(),
+                    })?;
+            hours.days[i] =
+                crate::domain::clinic::WeeklyHours::parse_day(spec).map_err(|message| {
+                    ConfigError::Invalid {
+                        key: format!("clinic.hours.{day}"),
+                        message,
+                    }
+                })?;
+        }
+        Ok(hours)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvolutionConfig {
     pub api_url: Option<String>,
@@ -86,6 +120,88 @@ pub struct EvolutionConfig {
     pub instance: Option<String>,
     /// Authenticates inbound webhooks (JWT, static header or body HMAC).
     pub webhook_secret: Option<SecretString>,
+    /// Body shape of `sendText`: "v2" (`text`) or "v1" (`textMessage.text`).
+    pub api_version: EvolutionApiVersion,
+    /// Evolution shows "typing…" for this long before sending (its `delay`); 0 sends at once.
+    pub send_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvolutionApiVersion {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// After staff type in a chat from the phone, the bot stays silent this long.
+    pub human_quiet_minutes: u64,
+    /// Staff send this in a chat to hand it back to the bot at once.
+    pub handback_keyword: String,
+    /// Extra language packs (`*.toml`); default `<data_dir>/languages` when it exists.
+    pub languages_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricesConfig {
+    /// How long a loaded price list is trusted; refreshed in the background before it runs out.
+    pub cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderConfig {
+    /// Sends in flight at once (across chats; one chat is always sent in order).
+    pub concurrency: usize,
+    /// Transient failures tolerated before a send is given up and marked failed.
+    pub max_attempts: u32,
+    pub connect_timeout_ms: u64,
+    pub read_timeout_ms: u64,
+}
+
+impl Default for EvolutionConfig {
+    fn default() -> Self {
+        Self {
+            api_url: None,
+            api_key: None,
+            instance: None,
+            webhook_secret: None,
+            api_version: EvolutionApiVersion::V2,
+            send_delay_ms: 0,
+        }
+    }
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self {
+            human_quiet_minutes: 120,
+            handback_keyword: "#bot".into(),
+            languages_dir: None,
+        }
+    }
+}
+
+impl Default for PricesConfig {
+    fn default() -> Self {
+        Self {
+            cache_ttl_secs: 20 * 60,
+        }
+    }
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 64,
+            max_attempts: 12,
+            connect_timeout_ms: 2_000,
+            read_timeout_ms: 15_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +249,9 @@ impl Default for Config {
             openai: OpenAiConfig::default(),
             supabase: SupabaseConfig::default(),
             sync: SyncConfig::default(),
+            conversation: ConversationConfig::default(),
+            prices: PricesConfig::default(),
+            sender: SenderConfig::default(),
             keys: KeySources::default(),
             config_file: None,
         }
@@ -155,6 +274,9 @@ impl Default for ClinicConfig {
             name: "Clinic".into(),
             timezone: "UTC".into(),
             default_language: "ru".into(),
+            address: None,
+            phone: None,
+            hours: Default::default(),
         }
     }
 }
@@ -247,6 +369,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.data_dir = base.join(&config.data_dir);
         config.keys_dir = config.keys_dir.map(|d| base.join(d));
+        config.conversation.languages_dir = config.conversation.languages_dir.map(|d| base.join(d));
         config.config_file = Some(path.to_owned());
         Ok(config)
     }
@@ -291,6 +414,19 @@ impl Config {
                     "{:?} is not an IANA time zone such as \"Europe/Moscow\"",
                     self.clinic.timezone
                 ),
+            ));
+        }
+        self.clinic.weekly_hours()?;
+        if self.prices.cache_ttl_secs < 10 {
+            return Err(invalid(
+                "prices.cache_ttl_secs",
+                "must be at least 10".into(),
+            ));
+        }
+        if self.sender.concurrency == 0 || self.sender.max_attempts == 0 {
+            return Err(invalid(
+                "sender",
+                "concurrency and max_attempts must be at least 1".into(),
             ));
         }
         if self.http.body_limit_bytes < 1024 {

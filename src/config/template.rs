@@ -25,7 +25,27 @@ listen = "127.0.0.1:8080"        # FRONTDESK_LISTEN
 [clinic]
 name = "Clinic"                  # FRONTDESK_CLINIC_NAME
 timezone = "UTC"                 # FRONTDESK_CLINIC_TIMEZONE, an IANA zone such as "Europe/Moscow"
-default_language = "ru"
+default_language = "ru"          # FRONTDESK_CLINIC_LANGUAGE; used when a patient's language is unclear
+# address = "ул. Ленина, 1, Москва"
+# phone = "+7 495 000-00-00"
+
+# Opening hours, clinic time. Days not listed are closed.
+[clinic.hours]
+# mon = "09:00-20:00"
+# tue = "09:00-20:00"
+# wed = "09:00-20:00"
+# thu = "09:00-20:00"
+# fri = "09:00-20:00"
+# sat = "10:00-16:00"
+# sun = "closed"
+
+[conversation]
+# human_quiet_minutes = 120      # after staff type in a chat from the phone, the bot stays silent
+# handback_keyword = "#bot"      # staff send this in a chat to hand it back to the bot
+# languages_dir = "languages"    # extra language packs (*.toml)
+
+[prices]
+# cache_ttl_secs = 1200
 
 [http]
 # body_limit_bytes = 1048576
@@ -36,6 +56,8 @@ default_language = "ru"
 # api_url = "http://127.0.0.1:8081"   # EVOLUTION_API_URL
 # api_key = "..."                      # EVOLUTION_API_KEY
 # instance = "clinic-main"             # EVOLUTION_INSTANCE
+# api_version = "v2"                   # EVOLUTION_API_VERSION: "v2", or "v1" for Evolution 1.x
+# send_delay_ms = 0                    # show "typing…" this long before each reply
 # Authenticates POST /webhooks/evolution. Configure Evolution's webhook with
 # `jwt_key` set to this value, or send it as the X-Webhook-Secret header.
 webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
@@ -51,6 +73,12 @@ webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
 # api_key = "..."                               # OPENAI_API_KEY
 # base_url = "https://api.openai.com/v1"        # OPENAI_BASE_URL (or a local Ollama / llama.cpp)
 # model = "gpt-5-nano"                          # OPENAI_MODEL
+
+[sender]
+# concurrency = 64
+# max_attempts = 12
+# connect_timeout_ms = 2000
+# read_timeout_ms = 15000
 
 [supabase]
 # url = "https://xyz.supabase.co"               # SUPABASE_URL

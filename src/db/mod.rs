@@ -3,8 +3,13 @@
 //! it stores and fetches, it does not decide.
 
 pub mod audit;
+pub mod clinics;
+pub mod conversations;
+pub mod messages;
 pub mod meta;
 pub mod migrate;
+pub mod outbox;
+pub mod prices;
 mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;

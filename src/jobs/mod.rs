@@ -1,4 +1,5 @@
 //! Long-lived background work. Each job is a `run` loop (select on cancel, ticker, notify)
 //! around a `run_once` step that tests call directly. Only `app` starts jobs.
 
+pub mod sender;
 pub mod watchdog;

@@ -1,0 +1,103 @@
+//! Chat state (contact, open session, language, human takeover) in memory, so a turn does one
+//! lookup at most: the first turn of a chat reads it from SQLite (concurrent first turns
+//! share that read), later turns find it here. Turns update it after they commit.
+
+use super::SingleFlight;
+use crate::db::{Db, DbError, conversations};
+use crate::domain::time;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Entries kept before the map is reset (a reset only costs one read per active chat).
+const MAX_ENTRIES: usize = 200_000;
+
+/// Identifies a chat: clinic, blind index of the phone (or @lid), and channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChatKey {
+    pub clinic_id: String,
+    pub chat_index: String,
+    pub provider: &'static str,
+    pub instance: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatState {
+    pub contact_id: String,
+    pub session_id: String,
+    pub language: Option<String>,
+    pub human_until: Option<DateTime<Utc>>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+type Lookup = Result<Option<ChatState>, Arc<DbError>>;
+
+pub struct SessionCache {
+    db: Db,
+    map: Mutex<HashMap<ChatKey, ChatState>>,
+    flights: SingleFlight<ChatKey, Lookup>,
+}
+
+impl SessionCache {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            map: Mutex::default(),
+            flights: SingleFlight::default(),
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<ChatKey, ChatState>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The chat's state, or `None` for a chat never seen before.
+    pub async fn get(&self, key: &ChatKey) -> Lookup {
+        if let Some(state) = self.map().get(key) {
+            return Ok(Some(state.clone()));
+        }
+        let (db, k) = (self.db.clone(), key.clone());
+        let found = self
+            .flights
+            .run(key.clone(), move || async move {
+                db.read(move |c| {
+                    conversations::find_chat(
+                        c,
+                        &k.clinic_id,
+                        &k.chat_index,
+                        k.provider,
+                        &k.instance,
+                    )
+                })
+                .await
+                .map(|row| {
+                    row.map(|r| ChatState {
+                        contact_id: r.contact_id,
+                        session_id: r.session_id,
+                        language: r.language,
+                        human_until: r.human_until.and_then(|t| time::from_db(&t).ok()),
+                        last_inbound_at: r.last_inbound_at.and_then(|t| time::from_db(&t).ok()),
+                    })
+                })
+                .map_err(Arc::new)
+            })
+            .await?;
+        if let Some(state) = &found {
+            self.put(key.clone(), state.clone());
+        }
+        Ok(found)
+    }
+
+    pub fn put(&self, key: ChatKey, state: ChatState) {
+        let mut map = self.map();
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, state);
+    }
+
+    /// Forgets everything (after changes made outside the turn path).
+    pub fn clear(&self) {
+        self.map().clear();
+    }
+}

@@ -1,0 +1,265 @@
+//! Sending WhatsApp text through Evolution API (`POST /message/sendText/{instance}`, v2 or v1
+//! body) or Meta's Cloud API (`POST /{phone-number-id}/messages`). Classifies failures:
+//! transient ones are retried by the sender, permanent ones are recorded with a reason that
+//! names no patient data.
+
+use crate::config::{Config, EvolutionApiVersion};
+use crate::domain::message::Provider;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SendError {
+    #[error("no {0} gateway is configured")]
+    NotConfigured(&'static str),
+    /// Worth retrying: 5xx, 429, timeouts, refused connections.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying cannot help; the reason is recorded on the message.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub provider_message_id: Option<String>,
+}
+
+struct Evolution {
+    base: String,
+    api_key: SecretString,
+    version: EvolutionApiVersion,
+    delay_ms: u64,
+}
+
+struct Cloud {
+    base: String,
+    token: SecretString,
+}
+
+pub struct GatewayClient {
+    http: reqwest::Client,
+    evolution: Option<Evolution>,
+    cloud: Option<Cloud>,
+}
+
+impl GatewayClient {
+    pub fn new(config: &Config) -> Self {
+        let s = &config.sender;
+        let http = super::http_client(
+            Duration::from_millis(s.connect_timeout_ms),
+            Duration::from_millis(s.read_timeout_ms),
+            s.concurrency,
+        );
+        let evolution = config.evolution.api_url.as_ref().map(|url| Evolution {
+            base: url.trim_end_matches('/').to_owned(),
+            api_key: config
+                .evolution
+                .api_key
+                .clone()
+                .unwrap_or_else(|| SecretString::from("")),
+            version: config.evolution.api_version,
+            delay_ms: config.evolution.send_delay_ms,
+        });
+        let cloud = config
+            .whatsapp_cloud
+            .access_token
+            .as_ref()
+            .map(|token| Cloud {
+                base: config
+                    .whatsapp_cloud
+                    .api_url
+                    .trim_end_matches('/')
+                    .to_owned(),
+                token: token.clone(),
+            });
+        Self {
+            http,
+            evolution,
+            cloud,
+        }
+    }
+
+    /// Sends `text` to `to` (phone digits, or an @lid JID) on the given channel.
+    pub async fn send_text(
+        &self,
+        provider: Provider,
+        instance: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<Sent, SendError> {
+        match provider {
+            Provider::Evolution => self.send_evolution(instance, to, text).await,
+            Provider::Cloud => self.send_cloud(instance, to, text).await,
+        }
+    }
+
+    async fn send_evolution(
+        &self,
+        instance: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<Sent, SendError> {
+        let e = self
+            .evolution
+            .as_ref()
+            .ok_or(SendError::NotConfigured("Evolution"))?;
+        let body = match e.version {
+            EvolutionApiVersion::V2 => json!({
+                "number": to, "text": text, "delay": e.delay_ms, "linkPreview": false
+            }),
+            EvolutionApiVersion::V1 => json!({
+                "number": to,
+                "options": { "delay": e.delay_ms, "presence": "composing", "linkPreview": false },
+                "textMessage": { "text": text }
+            }),
+        };
+        let url = format!("{}/message/sendText/{}", e.base, urlencode(instance));
+        let response = self
+            .http
+            .post(url)
+            .header("apikey", e.api_key.expose_secret())
+            .json(&body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        match status {
+            200 | 201 => Ok(Sent {
+                provider_message_id: body["key"]["id"].as_str().map(str::to_owned),
+            }),
+            400 if not_on_whatsapp(&body) => {
+                Err(SendError::Permanent("recipient is not on WhatsApp".into()))
+            }
+            400 | 422 => Err(SendError::Permanent(
+                "gateway rejected the message as invalid".into(),
+            )),
+            401 | 403 => Err(SendError::Permanent(
+                "gateway refused our API key (unauthorised)".into(),
+            )),
+            404 => Err(SendError::Permanent(format!(
+                "gateway has no instance named {instance:?}"
+            ))),
+            408 | 429 => Err(SendError::Transient(format!("gateway answered {status}"))),
+            s if s >= 500 => Err(SendError::Transient(format!(
+                "gateway answered {s}: {}",
+                short(body["response"]["message"].as_str().unwrap_or(""))
+            ))),
+            s => Err(SendError::Permanent(format!("gateway answered {s}"))),
+        }
+    }
+
+    async fn send_cloud(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<Sent, SendError> {
+        let c = self
+            .cloud
+            .as_ref()
+            .ok_or(SendError::NotConfigured("WhatsApp Cloud API"))?;
+        let body = json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+            "type": "text", "text": { "preview_url": false, "body": text }
+        });
+        let url = format!("{}/{}/messages", c.base, urlencode(phone_number_id));
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(c.token.expose_secret())
+            .json(&body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return Ok(Sent {
+                provider_message_id: body["messages"][0]["id"].as_str().map(str::to_owned),
+            });
+        }
+        let code = body["error"]["code"].as_i64().unwrap_or(0);
+        let title = match code {
+            131026 => "recipient is not on WhatsApp or cannot receive messages",
+            131047 => "more than 24 hours since the patient last wrote (template required)",
+            131030 => "recipient is not in the allowed list of this test number",
+            190 => "access token expired or invalid (unauthorised)",
+            _ => "",
+        };
+        // 130429 / 131048 / 131056 / 80007 are Meta's rate limits; 131000/131016 its outages.
+        let transient = status >= 500
+            || status == 429
+            || matches!(code, 130429 | 131048 | 131056 | 80007 | 131000 | 131016);
+        let message = if title.is_empty() {
+            format!("Cloud API answered {status} (error {code})")
+        } else {
+            format!("{title} (error {code})")
+        };
+        Err(if transient {
+            SendError::Transient(message)
+        } else {
+            SendError::Permanent(message)
+        })
+    }
+}
+
+/// Evolution's "not on WhatsApp": `response.message` lists `{exists: false, ...}`.
+fn not_on_whatsapp(body: &Value) -> bool {
+    body["response"]["message"].as_array().is_some_and(|items| {
+        items
+            .iter()
+            .any(|i| i.get("exists") == Some(&Value::Bool(false)))
+    })
+}
+
+fn transport_error(e: reqwest::Error) -> SendError {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "transport error"
+    };
+    SendError::Transient(format!("gateway {kind}"))
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixture_not_on_whatsapp_body_is_recognised() {
+        let path = format!(
+            "{}/tests/fixtures/wire/evolution_send_text_error_400_not_on_whatsapp.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert!(not_on_whatsapp(&body));
+        assert!(!not_on_whatsapp(
+            &json!({"response": {"message": [["instance requires property \"text\""]]}})
+        ));
+    }
+
+    #[test]
+    fn instance_names_are_escaped_in_paths() {
+        assert_eq!(urlencode("clinic main/1"), "clinic%20main%2F1");
+    }
+}

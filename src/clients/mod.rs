@@ -1,0 +1,21 @@
+//! Outbound HTTP, one client per peer. Base URLs and credentials come from config; nothing
+//! here reads the environment or the database. Errors say whether a retry can help.
+
+pub mod gateway;
+
+use std::time::Duration;
+
+/// The HTTP client every peer uses: HTTP/1.1 only (the old backend stalled on HTTP/2
+/// handshakes), pooled, with connect and read timeouts.
+pub fn http_client(connect: Duration, read: Duration, pool_idle: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .pool_max_idle_per_host(pool_idle)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .user_agent(concat!("frontdesk/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|e| panic!("the HTTP client cannot be built: {e}"))
+}

@@ -1,0 +1,108 @@
+//! The send outbox: one row per WhatsApp message to deliver, written in the same transaction
+//! as the message, drained by the sender job.
+
+use super::DbError;
+use rusqlite::{Connection, params};
+
+pub fn insert_outbox(
+    conn: &Connection,
+    id: &str,
+    message_id: &str,
+    now: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO send_outbox (id, message_id, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?3, ?3)",
+        params![id, message_id, now],
+    )?;
+    Ok(())
+}
+
+/// A pending send with what the sender needs to deliver it (PHI still sealed).
+#[derive(Debug, Clone)]
+pub struct PendingSend {
+    pub outbox_id: String,
+    pub message_id: String,
+    pub session_id: String,
+    pub provider: String,
+    pub instance: String,
+    pub attempts: u32,
+    pub next_attempt_at: String,
+    pub body_sealed: Option<Vec<u8>>,
+    pub chat_sealed: Vec<u8>,
+}
+
+/// Every pending send, oldest first (the order replies were written in).
+pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
+    let mut stmt = conn.prepare(
+        "SELECT o.id, o.message_id, m.session_id, m.provider, m.instance, o.attempts,
+                o.next_attempt_at, m.body_sealed, s.chat_sealed
+         FROM send_outbox o
+         JOIN whatsapp_messages m ON m.id = o.message_id
+         JOIN conversation_sessions s ON s.id = m.session_id
+         WHERE o.status = 'pending'
+         ORDER BY o.created_at, o.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PendingSend {
+            outbox_id: r.get(0)?,
+            message_id: r.get(1)?,
+            session_id: r.get(2)?,
+            provider: r.get(3)?,
+            instance: r.get(4)?,
+            attempts: r.get(5)?,
+            next_attempt_at: r.get(6)?,
+            body_sealed: r.get(7)?,
+            chat_sealed: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn mark_done(conn: &Connection, outbox_id: &str, now: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE send_outbox SET status = 'done', attempts = attempts + 1, last_error = NULL,
+             updated_at = ?2 WHERE id = ?1",
+        params![outbox_id, now],
+    )?;
+    Ok(())
+}
+
+pub fn mark_retry(
+    conn: &Connection,
+    outbox_id: &str,
+    attempts: u32,
+    next_at: &str,
+    error: &str,
+    now: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE send_outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, updated_at = ?5
+         WHERE id = ?1",
+        params![outbox_id, attempts, next_at, error, now],
+    )?;
+    Ok(())
+}
+
+pub fn mark_failed(
+    conn: &Connection,
+    outbox_id: &str,
+    attempts: u32,
+    error: &str,
+    now: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE send_outbox SET status = 'failed', attempts = ?2, last_error = ?3, updated_at = ?4
+         WHERE id = ?1",
+        params![outbox_id, attempts, error, now],
+    )?;
+    Ok(())
+}
+
+pub fn count_pending(conn: &Connection) -> Result<i64, DbError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM send_outbox WHERE status = 'pending'",
+        [],
+        |r| r.get(0),
+    )?)
+}

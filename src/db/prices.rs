@@ -1,0 +1,175 @@
+//! The price list (`services` table) and the version counter that tells caches it changed.
+
+use super::{DbError, meta};
+use crate::domain::service::Service;
+use rusqlite::{Connection, params};
+
+const PRICES_VERSION: &str = "prices_version";
+
+/// A price-list row as imported, before it has an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewService {
+    pub code: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplaceSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+fn split_aliases(s: &str) -> Vec<String> {
+    s.split('|')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Active services of every clinic, keyed by clinic id.
+pub fn list_active_services(conn: &Connection) -> Result<Vec<(String, Service)>, DbError> {
+    let mut stmt = conn.prepare(
+        "SELECT clinic_id, id, code, name, price_minor, currency, aliases
+         FROM services WHERE active = 1 ORDER BY clinic_id, name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Service {
+                id: r.get(1)?,
+                code: r.get(2)?,
+                name: r.get(3)?,
+                price_minor: r.get(4)?,
+                currency: r.get(5)?,
+                aliases: split_aliases(&r.get::<_, String>(6)?),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn list_services(conn: &Connection, clinic_id: &str) -> Result<Vec<Service>, DbError> {
+    Ok(list_active_services(conn)?
+        .into_iter()
+        .filter(|(c, _)| c == clinic_id)
+        .map(|(_, s)| s)
+        .collect())
+}
+
+/// Makes the clinic's active price list exactly `rows`: matching codes are updated in place
+/// (ids kept), new codes added, codes no longer listed deactivated (kept for history).
+/// Bumps the prices version so every cache reloads.
+pub fn replace_services(
+    conn: &Connection,
+    clinic_id: &str,
+    rows: &[NewService],
+    now: &str,
+) -> Result<ReplaceSummary, DbError> {
+    let mut summary = ReplaceSummary::default();
+    for row in rows {
+        let aliases = row.aliases.join("|");
+        let existing: Option<(String, String, i64, String, String, i64)> =
+            super::optional(conn.query_row(
+                "SELECT id, name, price_minor, currency, aliases, active FROM services
+             WHERE clinic_id = ?1 AND code = ?2",
+                params![clinic_id, row.code],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            ))?;
+        match existing {
+            None => {
+                conn.execute(
+                    "INSERT INTO services (id, clinic_id, code, name, price_minor, currency, aliases,
+                                           active, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
+                    params![
+                        uuid::Uuid::now_v7().to_string(),
+                        clinic_id,
+                        row.code,
+                        row.name,
+                        row.price_minor,
+                        row.currency,
+                        aliases,
+                        now
+                    ],
+                )?;
+                summary.added += 1;
+            }
+            Some((id, name, price, currency, old_aliases, active)) => {
+                if (
+                    name.as_str(),
+                    price,
+                    currency.as_str(),
+                    old_aliases.as_str(),
+                    active,
+                ) == (
+                    row.name.as_str(),
+                    row.price_minor,
+                    row.currency.as_str(),
+                    aliases.as_str(),
+                    1,
+                ) {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                conn.execute(
+                    "UPDATE services SET name = ?2, price_minor = ?3, currency = ?4, aliases = ?5,
+                         active = 1, updated_at = ?6 WHERE id = ?1",
+                    params![id, row.name, row.price_minor, row.currency, aliases, now],
+                )?;
+                summary.updated += 1;
+            }
+        }
+    }
+    let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
+    let mut stmt =
+        conn.prepare("SELECT id, code FROM services WHERE clinic_id = ?1 AND active = 1")?;
+    let active: Vec<(String, String)> = stmt
+        .query_map([clinic_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, code) in active {
+        if !codes.contains(&code.as_str()) {
+            conn.execute(
+                "UPDATE services SET active = 0, updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            summary.removed += 1;
+        }
+    }
+    if summary
+        != (ReplaceSummary {
+            unchanged: summary.unchanged,
+            ..Default::default()
+        })
+    {
+        bump_prices_version(conn, now)?;
+    }
+    Ok(summary)
+}
+
+pub fn bump_prices_version(conn: &Connection, now: &str) -> Result<i64, DbError> {
+    let next = prices_version(conn)? + 1;
+    meta::set(conn, PRICES_VERSION, &next.to_string(), now)?;
+    Ok(next)
+}
+
+/// Changes whenever any clinic's price list changes, from this process or another.
+pub fn prices_version(conn: &Connection) -> Result<i64, DbError> {
+    Ok(meta::find(conn, PRICES_VERSION)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}

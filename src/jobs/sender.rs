@@ -1,0 +1,402 @@
+//! Delivers queued replies to the gateways.
+//!
+//! Woken by the writer: a turn hands its reply over right after the commit (no polling);
+//! at start-up, and every half minute as a safety net, pending outbox rows are (re)loaded,
+//! so a restart resumes the queue. One chat is sent strictly in order (its next message waits
+//! for the previous one, retries included); different chats go out concurrently. Transient
+//! failures retry with capped exponential backoff and jitter; permanent ones are recorded
+//! with their reason. Each gateway has a circuit breaker: while it is open nothing is called.
+
+use crate::clients::gateway::{GatewayClient, SendError};
+use crate::clock::SharedClock;
+use crate::config::SenderConfig;
+use crate::crypto::{Aad, Keys};
+use crate::db::{Db, DbError, conversations, messages, outbox};
+use crate::domain::message::Provider;
+use crate::domain::time;
+use crate::resilience::{Admission, Backoff, Breaker};
+use chrono::{DateTime, Utc};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+const RESCAN_EVERY: Duration = Duration::from_secs(30);
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
+
+/// One reply to deliver; plaintext lives only in memory.
+#[derive(Clone)]
+pub struct OutgoingSend {
+    pub outbox_id: String,
+    pub message_id: String,
+    pub session_id: String,
+    pub provider: Provider,
+    pub instance: String,
+    pub to: String,
+    pub text: String,
+    pub attempts: u32,
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// Gateway ids of messages we sent recently, so their webhook echoes are not mistaken for
+/// staff typing on the phone.
+#[derive(Default)]
+pub struct RecentSends {
+    ids: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl RecentSends {
+    fn remember(&self, id: &str) {
+        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.len() > 50_000 {
+            ids.retain(|_, at| at.elapsed() < Duration::from_secs(600));
+        }
+        ids.insert(id.to_owned(), std::time::Instant::now());
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
+    }
+}
+
+#[derive(Clone)]
+pub struct SenderHandle {
+    tx: mpsc::UnboundedSender<OutgoingSend>,
+    pub recent: Arc<RecentSends>,
+}
+
+impl SenderHandle {
+    /// Queues a committed reply for delivery.
+    pub fn enqueue(&self, send: OutgoingSend) {
+        // A closed channel means we are shutting down: the row stays pending for next start.
+        let _ = self.tx.send(send);
+    }
+}
+
+pub struct Sender {
+    db: Db,
+    keys: Arc<Keys>,
+    clock: SharedClock,
+    gateway: Arc<GatewayClient>,
+    config: SenderConfig,
+    breakers: HashMap<Provider, Arc<Breaker>>,
+    recent: Arc<RecentSends>,
+    rx: mpsc::UnboundedReceiver<OutgoingSend>,
+    chats: HashMap<String, VecDeque<OutgoingSend>>,
+    /// Outbox ids queued or in flight (so a rescan does not queue them twice).
+    known: HashSet<String>,
+    busy: HashSet<String>,
+    ready: VecDeque<String>,
+    delayed: BinaryHeap<Reverse<(DateTime<Utc>, String)>>,
+    /// Outcome writes in progress; awaited before the sender stops, so a delivered message is
+    /// never left looking pending (which would send it again after a restart).
+    persists: JoinSet<()>,
+}
+
+enum Outcome {
+    Sent(Option<String>),
+    Failed(SendError),
+}
+
+pub fn channel() -> (SenderHandle, mpsc::UnboundedReceiver<OutgoingSend>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (
+        SenderHandle {
+            tx,
+            recent: Arc::default(),
+        },
+        rx,
+    )
+}
+
+impl Sender {
+    pub fn new(
+        db: Db,
+        keys: Arc<Keys>,
+        clock: SharedClock,
+        gateway: Arc<GatewayClient>,
+        config: SenderConfig,
+        handle: &SenderHandle,
+        rx: mpsc::UnboundedReceiver<OutgoingSend>,
+    ) -> Self {
+        let breaker = |name| {
+            Arc::new(Breaker::new(
+                name,
+                5,
+                Duration::from_secs(30),
+                clock.clone(),
+            ))
+        };
+        let breakers = HashMap::from([
+            (Provider::Evolution, breaker("evolution gateway")),
+            (Provider::Cloud, breaker("cloud api gateway")),
+        ]);
+        Self {
+            db,
+            keys,
+            clock,
+            gateway,
+            config,
+            breakers,
+            recent: handle.recent.clone(),
+            rx,
+            chats: HashMap::new(),
+            known: HashSet::new(),
+            busy: HashSet::new(),
+            ready: VecDeque::new(),
+            delayed: BinaryHeap::new(),
+            persists: JoinSet::new(),
+        }
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut inflight: JoinSet<(OutgoingSend, Outcome)> = JoinSet::new();
+        let mut rescan = tokio::time::interval(RESCAN_EVERY);
+        loop {
+            while self.persists.try_join_next().is_some() {}
+            self.dispatch(&mut inflight);
+            let wake = self.next_wake();
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(send) = self.rx.recv() => self.queue(send),
+                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                    if let Ok((send, outcome)) = done {
+                        self.finish(send, outcome).await;
+                    }
+                }
+                _ = rescan.tick() => self.load_pending().await,
+                _ = tokio::time::sleep(wake) => self.promote_due(),
+            }
+        }
+        // Let sends already on the wire finish (the HTTP timeouts bound this); the rest stay
+        // pending in the outbox for the next start.
+        while let Some(done) = inflight.join_next().await {
+            if let Ok((send, outcome)) = done {
+                self.finish(send, outcome).await;
+            }
+        }
+        while self.persists.join_next().await.is_some() {}
+    }
+
+    /// Loads pending outbox rows not already queued (start-up and the periodic safety net).
+    pub async fn load_pending(&mut self) {
+        let rows = match self.db.read(outbox::list_pending).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the send outbox");
+                return;
+            }
+        };
+        for row in rows {
+            if self.known.contains(&row.outbox_id) {
+                continue;
+            }
+            match self.open(&row) {
+                Some(send) => self.queue(send),
+                None => {
+                    tracing::error!(outbox_id = %row.outbox_id, "pending send cannot be decrypted; left pending")
+                }
+            }
+        }
+    }
+
+    fn open(&self, row: &outbox::PendingSend) -> Option<OutgoingSend> {
+        let to = self
+            .keys
+            .phi
+            .open_string(
+                &row.chat_sealed,
+                Aad::new("conversation_sessions", "chat", &row.session_id),
+            )
+            .ok()?;
+        let text = self
+            .keys
+            .phi
+            .open_string(
+                row.body_sealed.as_deref()?,
+                Aad::new("whatsapp_messages", "body", &row.message_id),
+            )
+            .ok()?;
+        Some(OutgoingSend {
+            outbox_id: row.outbox_id.clone(),
+            message_id: row.message_id.clone(),
+            session_id: row.session_id.clone(),
+            provider: Provider::parse(&row.provider)?,
+            instance: row.instance.clone(),
+            to,
+            text,
+            attempts: row.attempts,
+            not_before: time::from_db(&row.next_attempt_at).ok(),
+        })
+    }
+
+    fn queue(&mut self, send: OutgoingSend) {
+        if !self.known.insert(send.outbox_id.clone()) {
+            return;
+        }
+        let session = send.session_id.clone();
+        let not_before = send.not_before;
+        let queue = self.chats.entry(session.clone()).or_default();
+        queue.push_back(send);
+        if queue.len() == 1 && !self.busy.contains(&session) {
+            self.schedule(session, not_before);
+        }
+    }
+
+    fn schedule(&mut self, session: String, at: Option<DateTime<Utc>>) {
+        match at {
+            Some(at) if at > self.clock.now() => self.delayed.push(Reverse((at, session))),
+            _ => self.ready.push_back(session),
+        }
+    }
+
+    fn promote_due(&mut self) {
+        let now = self.clock.now();
+        while let Some(Reverse((at, _))) = self.delayed.peek() {
+            if *at > now {
+                break;
+            }
+            if let Some(Reverse((_, session))) = self.delayed.pop() {
+                self.ready.push_back(session);
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Duration {
+        let Some(Reverse((at, _))) = self.delayed.peek() else {
+            return Duration::from_secs(3600);
+        };
+        (*at - self.clock.now())
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(1))
+    }
+
+    fn dispatch(&mut self, inflight: &mut JoinSet<(OutgoingSend, Outcome)>) {
+        self.promote_due();
+        while inflight.len() < self.config.concurrency {
+            let Some(session) = self.ready.pop_front() else {
+                return;
+            };
+            if self.busy.contains(&session) {
+                continue;
+            }
+            let Some(send) = self.chats.get(&session).and_then(|q| q.front()).cloned() else {
+                continue;
+            };
+            let breaker = self.breakers[&send.provider].clone();
+            if let Admission::Wait(until) = breaker.admit() {
+                self.delayed.push(Reverse((until, session)));
+                continue;
+            }
+            self.busy.insert(session);
+            let gateway = self.gateway.clone();
+            inflight.spawn(async move {
+                let result = gateway
+                    .send_text(send.provider, &send.instance, &send.to, &send.text)
+                    .await;
+                match result {
+                    Ok(_) | Err(SendError::Permanent(_)) => breaker.success(),
+                    Err(SendError::Transient(_)) => breaker.failure(),
+                    Err(SendError::NotConfigured(_)) => {}
+                }
+                let outcome = match result {
+                    Ok(sent) => Outcome::Sent(sent.provider_message_id),
+                    Err(e) => Outcome::Failed(e),
+                };
+                (send, outcome)
+            });
+        }
+    }
+
+    async fn finish(&mut self, mut send: OutgoingSend, outcome: Outcome) {
+        let session = send.session_id.clone();
+        self.busy.remove(&session);
+        let now = self.clock.now();
+        let at = time::to_db(now);
+        let attempts = send.attempts + 1;
+        let done = match outcome {
+            Outcome::Sent(provider_id) => {
+                if let Some(id) = &provider_id {
+                    self.recent.remember(id);
+                }
+                let (outbox_id, message_id, session_id) = (
+                    send.outbox_id.clone(),
+                    send.message_id.clone(),
+                    send.session_id.clone(),
+                );
+                self.persist(move |c| {
+                    outbox::mark_done(c, &outbox_id, &at)?;
+                    messages::mark_sent(c, &message_id, provider_id.as_deref(), &at)?;
+                    conversations::touch_outbound(c, &session_id, &at)
+                });
+                true
+            }
+            Outcome::Failed(SendError::Transient(reason))
+                if attempts < self.config.max_attempts =>
+            {
+                let next =
+                    now + chrono::Duration::from_std(BACKOFF.delay(attempts)).unwrap_or_default();
+                tracing::warn!(attempt = attempts, error = %reason, "send failed; will retry");
+                let (outbox_id, next_at) = (send.outbox_id.clone(), time::to_db(next));
+                self.persist(move |c| {
+                    outbox::mark_retry(c, &outbox_id, attempts, &next_at, &reason, &at)
+                });
+                send.attempts = attempts;
+                send.not_before = Some(next);
+                if let Some(head) = self.chats.get_mut(&session).and_then(|q| q.front_mut()) {
+                    *head = send;
+                }
+                self.delayed.push(Reverse((next, session)));
+                return;
+            }
+            Outcome::Failed(e) => {
+                let reason = match e {
+                    SendError::Transient(r) => format!("gave up after {attempts} attempts: {r}"),
+                    other => other.to_string(),
+                };
+                tracing::warn!(error = %reason, "send failed permanently");
+                let (outbox_id, message_id) = (send.outbox_id.clone(), send.message_id.clone());
+                self.persist(move |c| {
+                    outbox::mark_failed(c, &outbox_id, attempts, &reason, &at)?;
+                    messages::mark_failed(c, &message_id, &reason, &at)
+                });
+                true
+            }
+        };
+        if done {
+            self.known.remove(&send.outbox_id);
+            if let Some(queue) = self.chats.get_mut(&session) {
+                queue.pop_front();
+                match queue.front() {
+                    Some(next) => {
+                        let not_before = next.not_before;
+                        self.schedule(session, not_before);
+                    }
+                    None => {
+                        self.chats.remove(&session);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records an outcome without holding up the next send.
+    fn persist<F>(&mut self, f: F)
+    where
+        F: FnOnce(&crate::db::rusqlite::Connection) -> Result<(), DbError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        self.persists.spawn(async move {
+            if let Err(e) = db.write(f).await {
+                tracing::error!(error = %e, "cannot record a send outcome");
+            }
+        });
+    }
+}
