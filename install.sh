@@ -34,7 +34,6 @@ EOF
 
 say() { printf '==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
-warn() { printf 'install.sh: warning: %s\n' "$*" >&2; }
 die() {
 	printf 'install.sh: error: %s\n' "$*" >&2
 	exit 1
@@ -56,13 +55,19 @@ while (($# > 0)); do
 		usage
 		exit 0
 		;;
-	--binary | --prefix | --destdir)
-		(($# >= 2)) || die "$1 needs a value (see --help)"
-		case $1 in
-		--binary) binary=$2 ;;
-		--prefix) prefix=$2 ;;
-		--destdir) destdir=$2 ;;
-		esac
+	--binary)
+		(($# >= 2)) || die "$1 needs a path (see --help)"
+		binary=$2
+		shift 2
+		;;
+	--prefix)
+		(($# >= 2)) || die "$1 needs a directory (see --help)"
+		prefix=$2
+		shift 2
+		;;
+	--destdir)
+		(($# >= 2)) || die "$1 needs a directory (see --help)"
+		destdir=$2
 		shift 2
 		;;
 	--binary=*)
@@ -232,9 +237,11 @@ else
 		unset_env+=(-u "$name" -u "${name}_FILE")
 	done
 	# init's closing hint ("Start it with ...") does not fit this layout; ours follows below.
-	env "${unset_env[@]}" "$destdir$BIN" init --config "$destdir$CONFIG" \
+	if ! env "${unset_env[@]}" "$destdir$BIN" init --config "$destdir$CONFIG" \
 		--data-dir "$destdir$DATA_DIR" --keys-dir "$destdir$CRED_DIR" |
-		sed -e '/^Start it with:/d' -e 's/^/    /'
+		sed -e '/^Start it with:/d' -e 's/^/    /'; then
+		die "frontdesk init failed (its message is above); no existing key, config or data was changed"
+	fi
 	if [[ $config_present == no && -n $destdir ]]; then
 		# init wrote the staging paths into the new config; the target reads the real ones.
 		tmp=$(mktemp "$destdir$CONFIG.new.XXXXXX")
@@ -244,6 +251,7 @@ else
 				key=${line%% *}
 				line="$key = \"${line#"$key = \"$destdir"}"
 				;;
+			*) ;;
 			esac
 			printf '%s\n' "$line"
 		done <"$destdir$CONFIG" >"$tmp"
@@ -308,7 +316,8 @@ elif [[ $use_systemd == yes && $systemd_running == yes ]]; then
 	systemctl daemon-reload
 	systemctl enable frontdesk.service
 	# restart, not start: after an upgrade the running process must pick up the new binary.
-	systemctl restart frontdesk.service
+	systemctl restart frontdesk.service ||
+		die "frontdesk.service did not start; see: journalctl -u frontdesk -n 50 (exit status 78 means fix the config or keys)"
 	note "Status: systemctl status frontdesk    Logs: journalctl -u frontdesk -f"
 elif [[ $systemd_running == yes ]]; then
 	say "--no-systemd: systemctl not called. To start the service:"
@@ -322,5 +331,5 @@ else
 	print_foreground_command
 fi
 echo
-note "Next: edit $CONFIG (WhatsApp gateway, OpenAI, Supabase), then restart frontdesk."
+note "Next: edit $CONFIG (WhatsApp gateway, OpenAI, Supabase), then restart Frontdesk."
 note "Back up $CRED_DIR somewhere safe, apart from database backups."

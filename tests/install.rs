@@ -171,6 +171,35 @@ fn reinstalling_and_upgrading_keep_keys_config_and_database_byte_for_byte() {
 }
 
 #[test]
+fn a_missing_key_with_existing_data_stops_the_install_without_changing_anything() {
+    let (_dir, root) = staging_root();
+    install(&root, Path::new(BINARY));
+    fs::remove_file(root.join(CREDENTIALS).join("HIPAA_AUDIT_KEY")).expect("remove key");
+    let before = fs::read(root.join(DATA_DIR).join("frontdesk.db")).expect("db");
+
+    let output = run(
+        Command::new(repo().join("install.sh"))
+            .arg("--binary")
+            .arg(BINARY)
+            .arg("--destdir")
+            .arg(&root),
+        "bash",
+    );
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("Restore HIPAA_AUDIT_KEY"), "{stderr}");
+    assert!(stderr.contains("frontdesk init failed"), "{stderr}");
+    assert!(
+        !root.join(CREDENTIALS).join("HIPAA_AUDIT_KEY").exists(),
+        "a new key was made for data sealed under the old one"
+    );
+    assert_eq!(
+        fs::read(root.join(DATA_DIR).join("frontdesk.db")).expect("db"),
+        before
+    );
+}
+
+#[test]
 fn the_installed_config_names_target_paths_and_the_keys_open_the_database() {
     let (_dir, root) = staging_root();
     install(&root, Path::new(BINARY));
