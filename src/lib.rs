@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod router;
 pub mod services;
 pub mod shutdown;
 pub mod state;
