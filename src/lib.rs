@@ -17,6 +17,7 @@ pub mod http;
 pub mod jobs;
 pub mod providers;
 pub mod resilience;
+pub mod router;
 pub mod services;
 pub mod shutdown;
 pub mod state;

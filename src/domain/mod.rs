@@ -2,6 +2,7 @@
 
 pub mod clinic;
 pub mod message;
+pub mod money;
 pub mod phone;
 pub mod service;
 pub mod time;

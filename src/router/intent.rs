@@ -1,0 +1,141 @@
+//! What a message asks for, found by matching a language pack's intent phrases against the
+//! message's stemmed words. Longer phrases claim their words first ("до скольки" is an hours
+//! question before "сколько" can make it a price one); a phrase's words may come in any order
+//! with up to two other words between them ("какие у вас цены" ~ "какие цены").
+
+use super::pack::LanguagePack;
+use super::vocabulary::Term;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Intent {
+    Emergency,
+    Human,
+    Booking,
+    Price,
+    PriceList,
+    Hours,
+    Address,
+    Greeting,
+    Thanks,
+    Unknown,
+}
+
+impl Intent {
+    /// The section of a language pack's `[intents]` table that lists this intent's phrases.
+    pub fn pack_key(self) -> &'static str {
+        match self {
+            Intent::Emergency => "emergency",
+            Intent::Human => "human",
+            Intent::Booking => "booking",
+            Intent::Price => "price",
+            Intent::PriceList => "price_list",
+            Intent::Hours => "hours",
+            Intent::Address => "address",
+            Intent::Greeting => "greeting",
+            Intent::Thanks => "thanks",
+            Intent::Unknown => "unknown",
+        }
+    }
+
+    /// A handoff to staff: emergency, "call a human", booking.
+    pub fn is_handoff(self) -> bool {
+        matches!(self, Intent::Emergency | Intent::Human | Intent::Booking)
+    }
+
+    /// Greeting and thanks: polite words that carry no question of their own.
+    pub fn is_courtesy(self) -> bool {
+        matches!(self, Intent::Greeting | Intent::Thanks)
+    }
+}
+
+/// Extra words allowed between the words of one phrase.
+const MAX_GAP: usize = 2;
+
+/// Intents found in a message, and which of its words the matched phrases used.
+#[derive(Debug, Default)]
+pub struct IntentHits {
+    /// In order of first match; not yet sorted by priority.
+    pub intents: Vec<Intent>,
+    pub used: Vec<bool>,
+}
+
+impl IntentHits {
+    pub fn has(&self, intent: Intent) -> bool {
+        self.intents.contains(&intent)
+    }
+
+    pub fn remove(&mut self, intent: Intent) {
+        self.intents.retain(|&i| i != intent);
+    }
+}
+
+/// Finds the pack's intent phrases in `words` (stemmed by the same pack).
+pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
+    let vocabulary = &pack.phrase_vocabulary;
+    let mut matches = Vec::new();
+    let known: Vec<Vec<u32>> = words
+        .iter()
+        .map(|word| {
+            matches.clear();
+            vocabulary.lookup(word, &mut matches);
+            matches.iter().map(|&(id, _)| id).collect()
+        })
+        .collect();
+    let mut present = vec![false; vocabulary.size()];
+    for &id in known.iter().flatten() {
+        present[id as usize] = true;
+    }
+    let mut hits = IntentHits {
+        intents: Vec::new(),
+        used: vec![false; words.len()],
+    };
+    let mut chosen = Vec::with_capacity(8);
+    for phrase in &pack.phrases {
+        if !phrase.terms.iter().all(|&t| present[t as usize]) {
+            continue;
+        }
+        if place_phrase(&phrase.terms, &known, &hits.used, &mut chosen) {
+            for &position in &chosen {
+                hits.used[position] = true;
+            }
+            if !hits.has(phrase.intent) {
+                hits.intents.push(phrase.intent);
+            }
+        }
+    }
+    hits
+}
+
+/// Tries each position of the phrase's first word as an anchor and picks, for the other
+/// words, the nearest unused position; succeeds when all fit in a short span.
+fn place_phrase(terms: &[u32], known: &[Vec<u32>], used: &[bool], chosen: &mut Vec<usize>) -> bool {
+    let Some((&first, rest)) = terms.split_first() else {
+        return false;
+    };
+    let free_with = |term: u32| {
+        known
+            .iter()
+            .enumerate()
+            .filter(move |(pos, ids)| !used[*pos] && ids.contains(&term))
+            .map(|(pos, _)| pos)
+    };
+    for anchor in free_with(first) {
+        chosen.clear();
+        chosen.push(anchor);
+        let placed = rest.iter().all(|&term| {
+            let nearest = free_with(term)
+                .filter(|pos| !chosen.contains(pos))
+                .min_by_key(|pos| pos.abs_diff(anchor));
+            nearest.map(|pos| chosen.push(pos)).is_some()
+        });
+        if placed {
+            let (low, high) = chosen
+                .iter()
+                .fold((usize::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+            if high - low < terms.len() + MAX_GAP {
+                return true;
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,159 @@
+//! The price list prepared for matching: every name and alias split into words, each word
+//! stemmed under every language pack's stemmer, with postings from words to the phrases that
+//! use them and a note of which stems are too common to identify a service ("зуб", "teeth").
+//! Built once per price-cache refresh; matching a message then only looks things up.
+
+use std::collections::{HashMap, HashSet};
+
+use super::pack::LanguagePack;
+use super::text::{is_number, words};
+use super::vocabulary::Vocabulary;
+use crate::domain::service::Service;
+
+/// A stem found in this many services or more cannot on its own point at a service.
+const COMMON_STEM_SERVICES: usize = 3;
+/// Phrases longer than this are cut: their words are tracked in a 64-bit mask.
+const MAX_PHRASE_WORDS: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct PricedService {
+    pub id: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub currency: String,
+    /// Code up to its first '-' or '.': services sharing it are listed together.
+    pub group: String,
+}
+
+/// A service's name or one alias, as ids of its distinct content words.
+#[derive(Debug)]
+pub struct ServicePhrase {
+    pub service: usize,
+    pub words: Vec<u32>,
+}
+
+/// The words of all phrases under one language's stemmer.
+#[derive(Debug)]
+pub struct LanguageTerms {
+    pub code: String,
+    pub vocabulary: Vocabulary,
+    /// Per word id: its stem is shared by many services.
+    pub common: Vec<bool>,
+    /// Per word id: (phrase id, position of the word in that phrase).
+    pub postings: Vec<Vec<(u32, u8)>>,
+}
+
+/// The price list, ready for `Router::understand` and `Router::reply`.
+#[derive(Debug)]
+pub struct PriceIndex {
+    pub services: Vec<PricedService>,
+    pub phrases: Vec<ServicePhrase>,
+    pub languages: Vec<LanguageTerms>,
+}
+
+impl PriceIndex {
+    pub fn build(packs: &[LanguagePack], services: &[Service]) -> PriceIndex {
+        let stopwords: HashSet<&str> = packs
+            .iter()
+            .flat_map(|p| p.stopwords.iter().map(String::as_str))
+            .collect();
+        let mut word_ids: HashMap<String, u32> = HashMap::new();
+        let mut all_words: Vec<String> = Vec::new();
+        let mut phrases = Vec::new();
+        for (index, service) in services.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for text in std::iter::once(&service.name).chain(&service.aliases) {
+                let mut ids: Vec<u32> = Vec::new();
+                for word in words(text) {
+                    if stopwords.contains(word.as_str()) || is_number(&word) {
+                        continue;
+                    }
+                    let next = u32::try_from(all_words.len()).unwrap_or(u32::MAX);
+                    let id = *word_ids.entry(word.clone()).or_insert_with(|| {
+                        all_words.push(word);
+                        next
+                    });
+                    if !ids.contains(&id) && ids.len() < MAX_PHRASE_WORDS {
+                        ids.push(id);
+                    }
+                }
+                if !ids.is_empty() && seen.insert(ids.clone()) {
+                    phrases.push(ServicePhrase {
+                        service: index,
+                        words: ids,
+                    });
+                }
+            }
+        }
+        let languages = packs
+            .iter()
+            .map(|pack| language_terms(pack, &all_words, &phrases))
+            .collect();
+        PriceIndex {
+            services: services.iter().map(priced).collect(),
+            phrases,
+            languages,
+        }
+    }
+
+    pub fn language(&self, code: &str) -> Option<&LanguageTerms> {
+        self.languages.iter().find(|l| l.code == code)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+}
+
+fn priced(service: &Service) -> PricedService {
+    let group = service
+        .code
+        .split(['-', '.'])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    PricedService {
+        id: service.id.clone(),
+        name: service.name.trim().to_string(),
+        price_minor: service.price_minor,
+        currency: service.currency.clone(),
+        group,
+    }
+}
+
+fn language_terms(
+    pack: &LanguagePack,
+    all_words: &[String],
+    phrases: &[ServicePhrase],
+) -> LanguageTerms {
+    let mut vocabulary = Vocabulary::default();
+    for word in all_words {
+        vocabulary.insert(word, &pack.stemmer);
+    }
+    let mut postings = vec![Vec::new(); all_words.len()];
+    let mut services_by_stem: HashMap<&str, HashSet<usize>> = HashMap::new();
+    for (phrase_id, phrase) in phrases.iter().enumerate() {
+        for (position, &word) in phrase.words.iter().enumerate() {
+            let phrase_id = u32::try_from(phrase_id).unwrap_or(u32::MAX);
+            let position = u8::try_from(position).unwrap_or(u8::MAX);
+            postings[word as usize].push((phrase_id, position));
+            let stem = vocabulary.term(word).stem.as_str();
+            services_by_stem
+                .entry(stem)
+                .or_default()
+                .insert(phrase.service);
+        }
+    }
+    let common = (0..all_words.len())
+        .map(|id| {
+            let stem = vocabulary.term(id as u32).stem.as_str();
+            services_by_stem.get(stem).map_or(0, HashSet::len) >= COMMON_STEM_SERVICES
+        })
+        .collect();
+    LanguageTerms {
+        code: pack.code.clone(),
+        vocabulary,
+        common,
+        postings,
+    }
+}

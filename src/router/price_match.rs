@@ -1,0 +1,117 @@
+//! Which services a message names. Each name or alias is a phrase; it counts when all its
+//! words are in the message, or at least half of them including one that is not common to
+//! many services ("удаление" counts, "зуб" alone does not). The best phrase decides: more
+//! message words used, then a whole phrase, then words used by all of a service's phrases,
+//! then exact over typo. Equal best → ambiguous.
+
+use super::price_index::PriceIndex;
+use super::vocabulary::{Closeness, Term};
+
+/// Message words beyond this are not used for matching (their bits would not fit).
+const MAX_MESSAGE_WORDS: usize = 64;
+
+/// What the price list says about a message's content words.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PriceOutcome {
+    /// Service positions in the index, best first; several when they tie.
+    pub candidates: Vec<usize>,
+    /// The winners matched a whole name or alias.
+    pub whole_phrase: bool,
+    /// Content words the winning phrase used.
+    pub explained: usize,
+    /// Content words that appear in no name or alias at all.
+    pub unknown: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct PhraseHits {
+    words: u64,
+    message_words: u64,
+    quality: u32,
+    distinctive: bool,
+}
+
+/// Compared field by field: the best single phrase first, then all of a service's matching
+/// phrases together ("имплантация" + "штрауман" beats "имплантация" alone).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Score {
+    explained: u32,
+    whole_phrase: bool,
+    explained_by_all: u32,
+    quality: u32,
+}
+
+/// Matches content words (stemmed by the pack of `language`) against the price list.
+pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> PriceOutcome {
+    let Some(terms) = index.language(language) else {
+        return PriceOutcome::default();
+    };
+    let mut hits = vec![PhraseHits::default(); index.phrases.len()];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut found = Vec::new();
+    let mut unknown = 0;
+    for (position, word) in content.iter().take(MAX_MESSAGE_WORDS).enumerate() {
+        found.clear();
+        terms.vocabulary.lookup(word, &mut found);
+        if found.is_empty() {
+            unknown += 1;
+        }
+        for &(word_id, closeness) in &found {
+            for &(phrase, slot) in &terms.postings[word_id as usize] {
+                let h = &mut hits[phrase as usize];
+                if h.words == 0 {
+                    touched.push(phrase);
+                }
+                let (word_bit, message_bit) = (1u64 << slot, 1u64 << position);
+                if h.words & word_bit != 0 || h.message_words & message_bit != 0 {
+                    continue;
+                }
+                h.words |= word_bit;
+                h.message_words |= message_bit;
+                h.quality += if closeness == Closeness::Exact { 2 } else { 1 };
+                h.distinctive |= !terms.common[word_id as usize];
+            }
+        }
+    }
+
+    let mut best: Vec<Option<Score>> = vec![None; index.services.len()];
+    let mut all_words = vec![0u64; index.services.len()];
+    for &phrase in &touched {
+        let h = hits[phrase as usize];
+        let total = index.phrases[phrase as usize].words.len() as u32;
+        let matched = h.words.count_ones();
+        let whole_phrase = matched == total;
+        if !(whole_phrase || (h.distinctive && matched * 2 >= total)) {
+            continue;
+        }
+        let score = Score {
+            explained: h.message_words.count_ones(),
+            whole_phrase,
+            explained_by_all: 0,
+            quality: h.quality,
+        };
+        let service = index.phrases[phrase as usize].service;
+        all_words[service] |= h.message_words;
+        if best[service].is_none_or(|s| score > s) {
+            best[service] = Some(score);
+        }
+    }
+    for (score, words) in best.iter_mut().zip(&all_words) {
+        if let Some(score) = score {
+            score.explained_by_all = words.count_ones();
+        }
+    }
+
+    let Some(top) = best.iter().flatten().max().copied() else {
+        return PriceOutcome {
+            unknown,
+            ..PriceOutcome::default()
+        };
+    };
+    PriceOutcome {
+        candidates: (0..best.len()).filter(|&s| best[s] == Some(top)).collect(),
+        whole_phrase: top.whole_phrase,
+        explained: top.explained as usize,
+        unknown,
+    }
+}

@@ -1,0 +1,61 @@
+//! Filling `{placeholders}` in reply templates. One pass, left to right: a value is never
+//! scanned again, so braces in a value (a patient's words, a clinic name) stay as they are.
+//! An unknown placeholder is left visible rather than silently dropped.
+
+/// Replaces each `{name}` in `template` by its value in `vars`.
+pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, v)| (close, *v))
+        });
+        match value {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_replaced_by_their_values() {
+        assert_eq!(
+            fill(
+                "{service} — {price}.",
+                &[("service", "Пломба"), ("price", "4 500 ₽")]
+            ),
+            "Пломба — 4 500 ₽."
+        );
+    }
+
+    #[test]
+    fn values_with_braces_are_not_expanded_again() {
+        assert_eq!(
+            fill("«{service}»", &[("service", "{price}"), ("price", "1")]),
+            "«{price}»"
+        );
+    }
+
+    #[test]
+    fn unknown_placeholders_and_stray_braces_stay_visible() {
+        assert_eq!(fill("a {b} c { d", &[]), "a {b} c { d");
+        assert_eq!(fill("{x}{x}", &[("x", "1")]), "11");
+    }
+}

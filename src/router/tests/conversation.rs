@@ -1,0 +1,333 @@
+//! Everything besides prices: hours, address, greetings, thanks, "call a human", booking,
+//! emergencies and the fallback to the LLM, with the replies a patient would see.
+
+use chrono::NaiveTime;
+
+use super::support::*;
+use crate::domain::clinic::WeeklyHours;
+use crate::router::{Handoff, HandoffReason, Intent, PriceMatch, Route};
+
+#[test]
+fn hours_questions_in_each_language_are_answered_with_the_week() {
+    for text in [
+        "когда вы работаете",
+        "до скольки открыты",
+        "работаете в субботу?",
+    ] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Hours, "{text}");
+        assert_eq!(
+            reply.text,
+            "Часы работы:\nПн–Пт: 09:00–20:00\nСб: 10:00–16:00\nВс: выходной\n\nСейчас мы открыты до 20:00."
+        );
+    }
+    for text in [
+        "opening hours",
+        "what time do you close",
+        "are you open on sunday",
+    ] {
+        assert!(
+            answer(text)
+                .text
+                .contains("Sun: closed\n\nWe're open now until 20:00."),
+            "{text}"
+        );
+    }
+    assert!(answer("horario").text.contains("Dom: cerrado"));
+}
+
+fn hours_at(utc_day: u32, utc_hour: u32, utc_minute: u32) -> String {
+    let now = chrono::TimeZone::with_ymd_and_hms(
+        &chrono::Utc,
+        2026,
+        11,
+        utc_day,
+        utc_hour,
+        utc_minute,
+        0,
+    )
+    .unwrap();
+    ROUTER
+        .reply(&ask("когда вы работаете"), &clinic(), &PRICES, now)
+        .text
+}
+
+#[test]
+fn hours_say_what_is_open_now_in_clinic_time_not_utc() {
+    // 25 Nov 2026 is a Wednesday; Moscow is UTC+3.
+    assert!(hours_at(25, 5, 0).ends_with("Сегодня откроемся в 09:00."));
+    assert!(hours_at(25, 16, 59).ends_with("Сейчас мы открыты до 20:00."));
+    assert!(hours_at(25, 17, 30).ends_with("Сейчас мы закрыты, откроемся завтра в 09:00."));
+    assert!(
+        hours_at(28, 14, 0).ends_with("откроемся в понедельник в 09:00."),
+        "Saturday 17:00"
+    );
+}
+
+#[test]
+fn days_with_a_break_show_every_interval() {
+    let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
+    let mut clinic = clinic();
+    clinic.hours.days[0] = vec![(t(9), t(13)), (t(14), t(18))];
+    let reply = ROUTER.reply(&ask("часы работы"), &clinic, &PRICES, moscow(25, 12, 0));
+    assert!(
+        reply
+            .text
+            .contains("Пн: 09:00–13:00, 14:00–18:00\nВт–Пт: 09:00–20:00"),
+        "{}",
+        reply.text
+    );
+}
+
+#[test]
+fn a_clinic_without_hours_or_address_hands_the_question_on_instead_of_inventing() {
+    let mut clinic = clinic();
+    clinic.hours = WeeklyHours::default();
+    clinic.address = None;
+    for text in ["когда вы работаете", "где вы находитесь"] {
+        let reply = ROUTER.reply(&ask(text), &clinic, &PRICES, moscow(25, 12, 0));
+        assert!(reply.needs_llm, "{text}");
+        assert_eq!(reply.route, Route::Unanswered);
+        assert_eq!(reply.text, ROUTER.template("ru", "fallback", &[]));
+    }
+}
+
+#[test]
+fn address_questions_get_the_address_and_phone() {
+    for (text, expected) in [
+        (
+            "где вы находитесь",
+            "Наш адрес: Москва, ул. Тверская, 1.\nТелефон: +7 495 123-45-67.",
+        ),
+        (
+            "address",
+            "Our address: Москва, ул. Тверская, 1.\nPhone: +7 495 123-45-67.",
+        ),
+        (
+            "dirección",
+            "Nuestra dirección: Москва, ул. Тверская, 1.\nTeléfono: +7 495 123-45-67.",
+        ),
+    ] {
+        let reply = answer(text);
+        assert_eq!(
+            (reply.route, reply.text.as_str()),
+            (Route::Address, expected),
+            "{text}"
+        );
+    }
+    let mut clinic = clinic();
+    clinic.phone = None;
+    let reply = ROUTER.reply(&ask("адрес"), &clinic, &PRICES, moscow(25, 12, 0));
+    assert_eq!(reply.text, "Наш адрес: Москва, ул. Тверская, 1.");
+}
+
+#[test]
+fn two_questions_in_one_message_get_both_answers() {
+    let reply = answer("What's your address and opening hours?");
+    assert_eq!(reply.route, Route::Hours);
+    assert!(reply.text.contains("Opening hours:") && reply.text.contains("Our address:"));
+}
+
+#[test]
+fn greetings_get_a_short_greeting_naming_the_clinic() {
+    for text in ["здравствуйте", "Добрый вечер!", "hi", "hola"] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Greeting, "{text}");
+        assert!(reply.text.contains("Улыбка"), "{text}");
+        assert!(reply.text.chars().count() < 250);
+    }
+}
+
+#[test]
+fn a_greeting_with_a_question_answers_the_question_after_a_short_hello() {
+    let u = ask("Здравствуйте, сколько стоит пломба?");
+    assert_eq!(u.intents, vec![Intent::Price, Intent::Greeting]);
+    let reply = answer("Здравствуйте, сколько стоит пломба?");
+    assert_eq!(reply.route, Route::Price);
+    assert!(
+        reply.text.starts_with("Здравствуйте!\nУточните"),
+        "{}",
+        reply.text
+    );
+    let reply = answer("Hola, cuánto cuesta una limpieza");
+    assert!(plain(&reply.text).starts_with("¡Hola! Профессиональная чистка зубов: 5.500 ₽."));
+}
+
+#[test]
+fn asking_for_a_person_hands_the_chat_to_staff() {
+    for text in [
+        "позовите администратора",
+        "хочу поговорить с человеком",
+        "talk to a human",
+        "hablar con una persona",
+    ] {
+        let reply = answer(text);
+        assert_eq!(ask(text).intents, vec![Intent::Human], "{text}");
+        assert_eq!(reply.route, Route::Human);
+        assert_eq!(
+            reply.handoff,
+            Some(Handoff {
+                reason: HandoffReason::Human,
+                urgent: false
+            })
+        );
+        assert!(!reply.needs_llm);
+    }
+    assert!(
+        answer("talk to a human")
+            .text
+            .contains("passing you to a colleague")
+    );
+}
+
+#[test]
+fn booking_wishes_go_to_staff_and_the_bot_never_confirms_a_time() {
+    for text in [
+        "хочу записаться на чистку",
+        "can I book an appointment tomorrow",
+        "quiero una cita",
+        "запишите меня на завтра в 10:00",
+    ] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Booking, "{text}");
+        assert_eq!(
+            reply.handoff,
+            Some(Handoff {
+                reason: HandoffReason::Booking,
+                urgent: false
+            })
+        );
+        assert!(
+            !reply.text.contains("10:00"),
+            "{text}: the bot never names a time"
+        );
+    }
+    assert_eq!(
+        ask("хочу записаться на чистку").price,
+        PriceMatch::One("HYG-CLEAN".into())
+    );
+    assert!(
+        answer("quiero una cita")
+            .text
+            .contains("confirmar una hora")
+    );
+}
+
+#[test]
+fn a_booking_that_also_asks_the_price_includes_the_price() {
+    let reply = answer("хочу записаться на чистку, сколько стоит?");
+    assert_eq!(reply.route, Route::Booking);
+    let text = plain(&reply.text);
+    assert!(
+        text.starts_with("Профессиональная чистка зубов — 5 500 ₽.\n\nСпасибо! Передали"),
+        "{text}"
+    );
+    assert!(!plain(&answer("хочу записаться на чистку").text).contains('₽'));
+}
+
+#[test]
+fn emergencies_are_handed_off_urgently_with_the_emergency_template_in_each_language() {
+    for text in [
+        "сильно болит зуб, щека опухла",
+        "срочно",
+        "после удаления идёт кровь",
+        "у ребенка высокая температура",
+        "urgent",
+        "severe pain and swelling",
+        "my tooth got knocked out",
+        "emergencia",
+        "tengo mucho dolor y fiebre",
+    ] {
+        let (u, reply) = (ask(text), answer(text));
+        assert_eq!(u.primary(), Intent::Emergency, "{text}");
+        assert_eq!(reply.route, Route::Emergency);
+        assert_eq!(
+            reply.handoff,
+            Some(Handoff {
+                reason: HandoffReason::Emergency,
+                urgent: true
+            })
+        );
+        assert!(reply.text.contains("112"), "{text}");
+    }
+}
+
+#[test]
+fn an_emergency_wins_over_every_other_intent_and_gets_no_price() {
+    let text = "Здравствуйте, сколько стоит удаление зуба? Сильное кровотечение";
+    assert_eq!(ask(text).primary(), Intent::Emergency);
+    let reply = answer(text);
+    assert!(!reply.text.contains('₽') && !reply.text.starts_with("Здравствуйте"));
+}
+
+#[test]
+fn thanks_get_a_short_polite_reply() {
+    for (text, start) in [
+        ("спасибо", "Пожалуйста!"),
+        ("thanks!", "You're welcome!"),
+        ("gracias", "¡De nada!"),
+    ] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Thanks, "{text}");
+        assert!(reply.text.starts_with(start));
+    }
+}
+
+#[test]
+fn anything_else_goes_to_the_llm_with_the_fallback_ready_in_the_patients_language() {
+    for (text, language) in [
+        ("есть ли у вас парковка?", "ru"),
+        ("Здравствуйте, можно ли после удаления пить кофе", "ru"),
+        ("hello, I have a question about my treatment plan", "en"),
+        ("ok", "ru"),
+    ] {
+        let (u, reply) = (ask(text), answer(text));
+        assert!(u.has(Intent::Unknown), "{text}: {:?}", u.intents);
+        assert!(reply.needs_llm && reply.handoff.is_none());
+        assert_eq!(reply.route, Route::Unanswered);
+        assert_eq!(reply.text, ROUTER.template(language, "fallback", &[]));
+    }
+}
+
+#[test]
+fn route_labels_for_metrics_are_stable() {
+    let labels: Vec<&str> = [
+        Route::Price,
+        Route::PriceList,
+        Route::Hours,
+        Route::Address,
+        Route::Greeting,
+        Route::Thanks,
+        Route::Booking,
+        Route::Human,
+        Route::Emergency,
+        Route::Unanswered,
+    ]
+    .iter()
+    .map(|r| r.as_str())
+    .collect();
+    assert_eq!(
+        labels,
+        [
+            "fast_price",
+            "fast_price_list",
+            "fast_hours",
+            "fast_address",
+            "fast_greeting",
+            "fast_thanks",
+            "fast_booking",
+            "fast_human",
+            "fast_emergency",
+            "unanswered"
+        ]
+    );
+}
+
+#[test]
+fn what_a_patient_asked_for_is_not_shown_in_debug_output() {
+    let shown = format!(
+        "{:?}",
+        PriceMatch::NotOffered("лечение чего-то личного".into())
+    );
+    assert!(!shown.contains("лечение"), "{shown}");
+}

@@ -1,0 +1,313 @@
+//! Price questions: natural phrasings and typos in three languages, ambiguity, services the
+//! clinic does not offer, bare service names, and the whole price list.
+
+use super::support::*;
+use crate::domain::service::Service;
+use crate::router::{Intent, PriceMatch, Route, Router};
+
+fn both_fillings() -> PriceMatch {
+    PriceMatch::Ambiguous(vec!["THER-FILL-LC".into(), "THER-FILL-CEM".into()])
+}
+
+fn assert_lists_both_fillings(text: &str, light: &str, cement: &str) {
+    let reply = answer(text);
+    assert_eq!(ask(text).price, both_fillings(), "{text}");
+    assert_eq!(ask(text).intents, vec![Intent::Price], "{text}");
+    assert_eq!(reply.route, Route::Price, "{text}");
+    assert!(!reply.needs_llm);
+    let shown = plain(&reply.text);
+    assert!(
+        shown.contains(light) && shown.contains(cement),
+        "{text}: {shown}"
+    );
+}
+
+#[test]
+fn every_russian_way_of_asking_for_a_filling_lists_both_fillings_with_prices() {
+    for text in [
+        "Сколько стоит пломба?",
+        "пломбу поставить сколько?",
+        "цена на пломбы",
+        "сколько стоит пломбы",
+        "сколко стоит пломаб",
+    ] {
+        assert_lists_both_fillings(
+            text,
+            "Пломба световая — 4 500 ₽",
+            "Пломба цементная — 2 500 ₽",
+        );
+    }
+}
+
+#[test]
+fn english_and_spanish_filling_questions_with_typos_list_both_fillings() {
+    for text in [
+        "how much is a filling",
+        "how much is a filing",
+        "how mutch is a filling",
+    ] {
+        assert_lists_both_fillings(text, "4,500 ₽", "2,500 ₽");
+    }
+    for text in [
+        "precio de un empaste",
+        "cuanto questa un empaste",
+        "precio de un empastte",
+    ] {
+        assert_lists_both_fillings(text, "4.500 ₽", "2.500 ₽");
+    }
+}
+
+#[test]
+fn cleaning_is_found_by_its_names_in_three_languages_and_with_typos() {
+    for (text, price) in [
+        (
+            "почём чистка зубов",
+            "Профессиональная чистка зубов — 5 500 ₽.",
+        ),
+        ("сколко стоит чистка зубов", "5 500 ₽"),
+        (
+            "how much does teeth cleaning cost",
+            "Профессиональная чистка зубов: 5,500 ₽.",
+        ),
+        ("¿cuánto cuesta una limpieza?", "5.500 ₽"),
+        ("cuanto questa una limpiesa", "5.500 ₽"),
+    ] {
+        let u = ask(text);
+        assert_eq!(u.price, PriceMatch::One("HYG-CLEAN".into()), "{text}");
+        assert_eq!(u.intents, vec![Intent::Price], "{text}");
+        assert!(plain(&answer(text).text).contains(price), "{text}");
+    }
+}
+
+#[test]
+fn a_crown_question_names_the_crown_its_aliases_point_to() {
+    for text in [
+        "price of a crown",
+        "prise of a crown",
+        "сколько стоит коронка",
+        "coronas precio",
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::One("PROS-CROWN-MC".into()),
+            "{text}"
+        );
+    }
+    assert!(plain(&answer("price of a crown").text).contains("14,000 ₽"));
+}
+
+#[test]
+fn a_price_reply_for_one_service_gives_the_price_and_invites_to_book() {
+    let reply = answer("почём чистка зубов");
+    assert_eq!(
+        plain(&reply.text),
+        "Профессиональная чистка зубов — 5 500 ₽. Хотите записаться?"
+    );
+    assert_eq!(reply.handoff, None);
+}
+
+#[test]
+fn with_only_one_filling_on_the_list_the_filling_question_is_answered_directly() {
+    let services: Vec<Service> = demo_services()
+        .into_iter()
+        .filter(|s| s.code != "THER-FILL-CEM")
+        .collect();
+    let prices = ROUTER.index_prices(&services);
+    let u = ROUTER.understand("Сколько стоит пломба?", None, "ru", &prices);
+    assert_eq!(u.price, PriceMatch::One("THER-FILL-LC".into()));
+}
+
+#[test]
+fn naming_the_kind_of_filling_picks_that_filling() {
+    assert_eq!(
+        ask("световая пломба").price,
+        PriceMatch::One("THER-FILL-LC".into())
+    );
+    assert_eq!(
+        ask("сколько стоит цементная пломба").price,
+        PriceMatch::One("THER-FILL-CEM".into())
+    );
+    assert_eq!(
+        ask("cement filling price").price,
+        PriceMatch::One("THER-FILL-CEM".into())
+    );
+}
+
+#[test]
+fn the_service_matching_more_of_the_question_wins() {
+    for (text, id) in [
+        ("сколько стоит удаление зуба мудрости", "SURG-WISDOM"),
+        (
+            "what is the price for wisdom tooth extraction",
+            "SURG-WISDOM",
+        ),
+        (
+            "Cuánto cuesta la extracción de una muela del juicio",
+            "SURG-WISDOM",
+        ),
+        ("сколько стоит удалить зуб", "SURG-EXTR"),
+        ("стоимость имплантации штрауман", "IMPL-STRAUMANN"),
+        ("А КТ сколько стоит?", "DIAG-CT"),
+        ("x-ray price", "DIAG-XRAY"),
+    ] {
+        assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
+    }
+}
+
+#[test]
+fn services_sharing_an_alias_are_listed_rather_than_guessed() {
+    let implants = PriceMatch::Ambiguous(vec!["IMPL-OSSTEM".into(), "IMPL-STRAUMANN".into()]);
+    assert_eq!(ask("имплант цена").price, implants);
+    assert_eq!(ask("¿Cuánto cuesta un implante?").price, implants);
+}
+
+#[test]
+fn a_service_the_clinic_does_not_offer_is_said_so_without_any_price() {
+    let u = ask("сколько стоит пересадка волос");
+    assert_eq!(u.price, PriceMatch::NotOffered("пересадка волос".into()));
+    let reply = answer("сколько стоит пересадка волос");
+    assert_eq!(reply.route, Route::Price);
+    assert!(reply.text.contains("«пересадка волос»"), "{}", reply.text);
+    assert!(reply.text.contains("прайс") && reply.text.contains("администратор"));
+    assert!(!reply.text.contains('₽'));
+}
+
+#[test]
+fn an_unknown_service_is_not_replaced_by_one_sharing_a_word_with_it() {
+    assert_eq!(
+        ask("сколько стоит удаление татуировки").price,
+        PriceMatch::NotOffered("удаление татуировки".into())
+    );
+    assert_eq!(
+        ask("how much is tooth jewelry").price,
+        PriceMatch::NotOffered("tooth jewelry".into())
+    );
+}
+
+#[test]
+fn a_bare_service_name_counts_as_a_price_question() {
+    let u = ask("чистка зубов?");
+    assert_eq!(u.intents, vec![Intent::Price]);
+    assert_eq!(u.price, PriceMatch::One("HYG-CLEAN".into()));
+    assert_eq!(
+        ask("How much are veneers?").price,
+        PriceMatch::One("PROS-VENEER".into())
+    );
+}
+
+#[test]
+fn a_price_question_without_a_service_asks_which_and_offers_the_list() {
+    for text in ["Сколько стоит?", "сколько стоит зуб"] {
+        let u = ask(text);
+        assert_eq!(
+            (u.intents.as_slice(), &u.price),
+            (&[Intent::Price][..], &PriceMatch::None)
+        );
+        let reply = answer(text);
+        assert!(reply.text.contains("какая услуга") && reply.text.contains("прайс"));
+        assert!(!reply.needs_llm);
+    }
+}
+
+#[test]
+fn the_whole_price_list_is_sent_on_request_in_each_language() {
+    for (text, first) in [
+        ("прайс", "• Консультация стоматолога — 1 000 ₽"),
+        ("какие у вас цены", "Наши цены:"),
+        ("price list", "• Консультация стоматолога — 1,000 ₽"),
+        ("lista de precios", "• Консультация стоматолога — 1.000 ₽"),
+    ] {
+        let (u, reply) = (ask(text), answer(text));
+        assert_eq!(u.intents, vec![Intent::PriceList], "{text}");
+        assert_eq!(reply.route, Route::PriceList);
+        let shown = plain(&reply.text);
+        assert!(shown.contains(first), "{text}: {shown}");
+        assert!(
+            shown.contains("Фторирование зубов"),
+            "the demo list fits whole"
+        );
+        assert!(shown.chars().count() < 2500);
+    }
+}
+
+#[test]
+fn the_price_list_groups_services_by_code_prefix_with_blank_lines_between_groups() {
+    let text = plain(&answer("прайс").text);
+    let block_of = |name: &str| {
+        text.split("\n\n")
+            .position(|block| block.contains(name))
+            .unwrap()
+    };
+    assert_eq!(block_of("Пломба световая"), block_of("Лечение кариеса"));
+    assert_eq!(
+        block_of("Коронка металлокерамическая"),
+        block_of("Винир керамический")
+    );
+    assert_ne!(
+        block_of("Пломба световая"),
+        block_of("Удаление зуба простое")
+    );
+}
+
+#[test]
+fn a_long_price_list_is_cut_with_a_count_of_what_is_left() {
+    let services: Vec<Service> = (0..200)
+        .map(|i| Service {
+            id: format!("s{i}"),
+            code: format!("G{}-{i}", i / 10),
+            name: format!("Услуга номер {i} с довольно длинным названием"),
+            price_minor: 100_000 + i,
+            currency: "RUB".into(),
+            aliases: vec![],
+        })
+        .collect();
+    let prices = ROUTER.index_prices(&services);
+    let u = ROUTER.understand("прайс", None, "ru", &prices);
+    let reply = ROUTER.reply(&u, &clinic(), &prices, moscow(25, 12, 0));
+    assert!(
+        reply.text.chars().count() < 2200,
+        "{}",
+        reply.text.chars().count()
+    );
+    assert!(reply.text.contains("…и другие услуги ("), "{}", reply.text);
+}
+
+#[test]
+fn asking_the_prices_of_one_service_answers_that_service_not_the_whole_list() {
+    let u = ask("какие цены на пломбы");
+    assert_eq!((u.intents, u.price), (vec![Intent::Price], both_fillings()));
+}
+
+#[test]
+fn kopecks_are_shown_only_for_prices_that_have_them() {
+    assert!(plain(&answer("сколько стоит анестезия").text).contains("850,50 ₽"));
+    assert!(plain(&answer("сколько стоит консультация").text).contains("1 000 ₽."));
+}
+
+#[test]
+fn an_empty_price_list_sends_price_questions_to_the_llm() {
+    let empty = Router::builtin().index_prices(&[]);
+    let u = ROUTER.understand("Сколько стоит?", None, "ru", &empty);
+    let reply = ROUTER.reply(&u, &clinic(), &empty, moscow(25, 12, 0));
+    assert!(reply.needs_llm);
+    assert_eq!(reply.route, Route::Unanswered);
+}
+
+#[test]
+fn the_demo_price_list_is_realistic_and_makes_filling_ambiguous() {
+    let services = demo_services();
+    assert!((25..=40).contains(&services.len()));
+    let mut codes: Vec<&str> = services.iter().map(|s| s.code.as_str()).collect();
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), services.len(), "codes are unique");
+    assert!(
+        services
+            .iter()
+            .all(|s| s.currency == "RUB" && s.price_minor > 0)
+    );
+    let fillings = services
+        .iter()
+        .filter(|s| s.aliases.iter().any(|a| a == "пломба"));
+    assert_eq!(fillings.count(), 2);
+}

@@ -1,0 +1,157 @@
+//! One message understood: its language, what it asks (intents, highest priority first) and
+//! which service it names. Combines detection, intent phrases and price matching, and settles
+//! their overlaps: a bare service name is a price question, a named service beats the whole
+//! price list, a price question about something not on the list says so.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::detect::{LanguageSource, detect_language};
+use super::intent::{Intent, find_intents};
+use super::pack::LanguagePack;
+use super::price_index::PriceIndex;
+use super::price_match::{PriceOutcome, match_services};
+use super::text::{is_number, words};
+use super::vocabulary::Term;
+
+/// Words beyond this are not read: a message that long goes to staff or the LLM anyway.
+const MAX_WORDS: usize = 120;
+/// Words a bare service mention may carry besides the service ("а чистка?") and still be
+/// taken as a price question.
+const MAX_STRAY_WORDS_FOR_BARE_SERVICE: usize = 1;
+
+/// The price-list part of a message.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PriceMatch {
+    None,
+    /// A service id.
+    One(String),
+    /// Service ids, best first: the message fits several equally well.
+    Ambiguous(Vec<String>),
+    /// What the patient asked the price of, normalised: it is not on the price list.
+    NotOffered(String),
+}
+
+/// Patient words are not shown in debug output (they may be health data).
+impl fmt::Debug for PriceMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PriceMatch::None => f.write_str("None"),
+            PriceMatch::One(id) => f.debug_tuple("One").field(id).finish(),
+            PriceMatch::Ambiguous(ids) => f.debug_tuple("Ambiguous").field(ids).finish(),
+            PriceMatch::NotOffered(text) => {
+                write!(f, "NotOffered(<{} chars redacted>)", text.chars().count())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Understanding {
+    /// Code of the language pack the reply will use.
+    pub language: String,
+    pub language_source: LanguageSource,
+    /// Every intent found, highest priority first; `[Unknown]` when nothing fits.
+    pub intents: Vec<Intent>,
+    /// Set when the message asks a price or books a named service.
+    pub price: PriceMatch,
+}
+
+impl Understanding {
+    pub fn has(&self, intent: Intent) -> bool {
+        self.intents.contains(&intent)
+    }
+
+    /// The intent that decides the reply.
+    pub fn primary(&self) -> Intent {
+        self.intents.first().copied().unwrap_or(Intent::Unknown)
+    }
+}
+
+pub fn understand(
+    packs: &[LanguagePack],
+    stopwords: &HashSet<String>,
+    text: &str,
+    session_language: Option<&str>,
+    default_language: &str,
+    prices: &PriceIndex,
+) -> Understanding {
+    let mut words = words(text);
+    words.truncate(MAX_WORDS);
+    let (pack_index, language_source) =
+        detect_language(packs, text, &words, session_language, default_language);
+    let pack = &packs[pack_index];
+    let terms: Vec<Term> = words.iter().map(|w| Term::new(w, &pack.stemmer)).collect();
+    let mut hits = find_intents(pack, &terms);
+
+    let content: Vec<usize> = (0..terms.len())
+        .filter(|&i| !hits.used[i] && !stopwords.contains(&words[i]) && !is_number(&words[i]))
+        .collect();
+    let content_terms: Vec<&Term> = content.iter().map(|&i| &terms[i]).collect();
+    let outcome = match_services(prices, &pack.code, &content_terms);
+    let named = named_services(&outcome, prices);
+    let stray = content.len()
+        - if named.is_some() {
+            outcome.explained
+        } else {
+            0
+        };
+
+    if named.is_some() && hits.has(Intent::PriceList) {
+        hits.remove(Intent::PriceList);
+        hits.intents.push(Intent::Price);
+    }
+    let only_courtesy = hits.intents.iter().all(|i| i.is_courtesy());
+    if named.is_some() && only_courtesy && stray <= MAX_STRAY_WORDS_FOR_BARE_SERVICE {
+        hits.intents.push(Intent::Price);
+    }
+    let asks_price = hits.has(Intent::Price);
+    let mut price = match named {
+        Some(found) if asks_price || hits.has(Intent::Booking) => found,
+        None if asks_price && outcome.unknown > 0 => {
+            let asked: Vec<&str> = content.iter().map(|&i| words[i].as_str()).collect();
+            PriceMatch::NotOffered(asked.join(" "))
+        }
+        _ => PriceMatch::None,
+    };
+    let other_questions = [Intent::PriceList, Intent::Hours, Intent::Address];
+    if price == PriceMatch::None && other_questions.iter().any(|&i| hits.has(i)) {
+        hits.remove(Intent::Price);
+    }
+    if !hits.has(Intent::Price) && !hits.has(Intent::Booking) {
+        price = PriceMatch::None;
+    }
+    let mut intents = hits.intents;
+    if intents.iter().all(|i| i.is_courtesy()) && stray > MAX_STRAY_WORDS_FOR_BARE_SERVICE {
+        intents.push(Intent::Unknown);
+    }
+    if intents.is_empty() {
+        intents.push(Intent::Unknown);
+    }
+    intents.sort();
+    intents.dedup();
+    Understanding {
+        language: pack.code.clone(),
+        language_source,
+        intents,
+        price,
+    }
+}
+
+/// The services a message names, when the match can be trusted: a whole name or alias, or a
+/// partial one with no unexplained words beside it ("удаление татуировки" names nothing).
+fn named_services(outcome: &PriceOutcome, prices: &PriceIndex) -> Option<PriceMatch> {
+    if outcome.candidates.is_empty() || (!outcome.whole_phrase && outcome.unknown > 0) {
+        return None;
+    }
+    let mut ids: Vec<String> = outcome
+        .candidates
+        .iter()
+        .map(|&s| prices.services[s].id.clone())
+        .collect();
+    Some(if ids.len() == 1 {
+        PriceMatch::One(ids.remove(0))
+    } else {
+        PriceMatch::Ambiguous(ids)
+    })
+}
