@@ -5,12 +5,18 @@
 //! Stop: stop accepting, finish in-flight requests (bounded), stop jobs, record the
 //! shutdown, checkpoint the WAL.
 
+use crate::cache::{ClinicDirectory, PriceCache};
+use crate::clients::gateway::GatewayClient;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{KeyError, Keys};
 use crate::db::{Db, DbError};
+use crate::jobs::sender::{self, OutgoingSend, Sender};
+use crate::metrics::Metrics;
+use crate::router::{Router, RouterError};
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::keys::{self as key_binding, BindError};
+use crate::services::turn::{Conversations, Deps};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::{http, jobs, systemd};
@@ -37,6 +43,8 @@ pub enum StartupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("language packs: {0}")]
+    Languages(#[from] RouterError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -48,7 +56,12 @@ pub struct App {
     state: AppState,
     listener: TcpListener,
     started: Instant,
+    sender_queue: tokio::sync::mpsc::UnboundedReceiver<OutgoingSend>,
+    gateway: Arc<GatewayClient>,
 }
+
+/// How long a clinic-channel mapping is trusted before it is looked up again.
+const CLINIC_MAP_TTL: Duration = Duration::from_secs(20 * 60);
 
 impl App {
     /// Everything that can refuse to start happens here, before the port is bound.
@@ -58,15 +71,49 @@ impl App {
         create_private_dir(&config.data_dir)?;
         let db = Db::open(&config.db_path())?;
 
-        let (k, now) = (keys.clone(), clock.now());
-        db.write(move |c| -> Result<(), StartupError> {
-            key_binding::bind_or_check(c, &k, "system", now)?;
-            let event = AuditEvent::new("system", action::STARTUP)
-                .detail(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }));
-            audit::record(c, &k.audit, now, &event)?;
-            Ok(())
-        })
-        .await?;
+        let (k, now, c2) = (keys.clone(), clock.now(), config.clone());
+        let default_clinic = db
+            .write(move |c| -> Result<String, StartupError> {
+                key_binding::bind_or_check(c, &k, "system", now)?;
+                let event = AuditEvent::new("system", action::STARTUP)
+                    .detail(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }));
+                audit::record(c, &k.audit, now, &event)?;
+                Ok(crate::services::clinics::ensure_default(c, &c2, now)?)
+            })
+            .await?;
+
+        let languages = config
+            .conversation
+            .languages_dir
+            .clone()
+            .or_else(|| Some(config.data_dir.join("languages")).filter(|d| d.is_dir()));
+        let router = Arc::new(Router::load(languages.as_deref())?);
+        let clinics = Arc::new(ClinicDirectory::new(
+            db.clone(),
+            default_clinic,
+            CLINIC_MAP_TTL,
+        ));
+        clinics.reload().await?;
+        let prices = Arc::new(PriceCache::new(
+            db.clone(),
+            router.clone(),
+            Duration::from_secs(config.prices.cache_ttl_secs),
+        ));
+        prices.refresh().await?;
+        let metrics = Arc::new(Metrics::default());
+        let (sender_handle, sender_queue) = sender::channel();
+        let gateway = Arc::new(GatewayClient::new(&config));
+        let conversations = Arc::new(Conversations::new(Deps {
+            db: db.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
+            router: router.clone(),
+            prices: prices.clone(),
+            clinics: clinics.clone(),
+            sender: sender_handle.clone(),
+            metrics: metrics.clone(),
+            config: config.conversation.clone(),
+        }));
 
         let listener =
             TcpListener::bind(config.listen)
@@ -75,11 +122,26 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
-        let state = AppState::new(Arc::new(config), db, keys, clock);
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            keys,
+            clock,
+            router,
+            prices,
+            clinics,
+            conversations,
+            sender: sender_handle,
+            metrics,
+            rejections: Arc::default(),
+            draining: Arc::default(),
+        };
         Ok(App {
             state,
             listener,
             started,
+            sender_queue,
+            gateway,
         })
     }
 
@@ -99,11 +161,28 @@ impl App {
             state,
             listener,
             started,
+            sender_queue,
+            gateway,
         } = self;
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
         let addr = listener.local_addr()?;
         let jobs_cancel = CancellationToken::new();
         let mut jobs = JoinSet::new();
+        let mut sender = Sender::new(
+            state.db.clone(),
+            state.keys.clone(),
+            state.clock.clone(),
+            gateway,
+            state.config.sender.clone(),
+            &state.sender,
+            sender_queue,
+        );
+        sender.load_pending().await;
+        jobs.spawn(sender.run(jobs_cancel.clone()));
+        jobs.spawn(jobs::price_refresh::run(
+            state.prices.clone(),
+            jobs_cancel.clone(),
+        ));
         if let Some(interval) = systemd::watchdog_interval() {
             jobs.spawn(jobs::watchdog::run(
                 state.db.clone(),

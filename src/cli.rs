@@ -29,6 +29,10 @@ pub struct Cli {
 pub enum Command {
     /// Create the data dir, database, keys and a starter config. Keeps anything that exists.
     Init,
+    /// Try it: a throwaway clinic with a local gateway; chat as a patient in the terminal.
+    Demo,
+    /// Measure latency and throughput on a throwaway instance; prints JSON.
+    Bench(crate::commands::BenchArgs),
     /// Run the server.
     Serve {
         /// Address to listen on. Env: FRONTDESK_LISTEN (default 127.0.0.1:8080)
@@ -42,6 +46,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The clinic's price list.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -53,6 +62,15 @@ pub enum Command {
 pub enum KeysCommand {
     /// Check that every key is present, well-formed, private and matches the database.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Replace the price list with a CSV file: code,name,price,currency,aliases (aliases
+    /// separated by |). All or nothing: a bad row is reported with its line number.
+    Import { file: PathBuf },
+    /// Print the active price list.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

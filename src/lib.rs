@@ -15,6 +15,8 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod local_gateway;
+pub mod metrics;
 pub mod providers;
 pub mod resilience;
 pub mod router;

@@ -1,9 +1,15 @@
-//! The handles every request and job shares: database, keys, config, clock. Cheap to clone.
+//! The handles every request and job shares. Cheap to clone; built once by `app`.
 
+use crate::cache::{ClinicDirectory, PriceCache};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::Db;
+use crate::jobs::sender::SenderHandle;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::services::rejections::RejectionLimiter;
+use crate::services::turn::Conversations;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,20 +19,17 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<Keys>,
     pub clock: SharedClock,
-    draining: Arc<AtomicBool>,
+    pub router: Arc<Router>,
+    pub prices: Arc<PriceCache>,
+    pub clinics: Arc<ClinicDirectory>,
+    pub conversations: Arc<Conversations>,
+    pub sender: SenderHandle,
+    pub metrics: Arc<Metrics>,
+    pub rejections: Arc<RejectionLimiter>,
+    pub(crate) draining: Arc<AtomicBool>,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, db: Db, keys: Arc<Keys>, clock: SharedClock) -> Self {
-        Self {
-            config,
-            db,
-            keys,
-            clock,
-            draining: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
     /// Set once shutdown starts, so `/readyz` tells load balancers to stop sending work.
     pub fn set_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);

@@ -4,10 +4,12 @@
 
 pub mod chat_locks;
 pub mod clinics;
+pub mod prices;
 pub mod sessions;
 pub mod single_flight;
 
 pub use chat_locks::ChatLocks;
 pub use clinics::ClinicDirectory;
+pub use prices::{ClinicPrices, PriceCache};
 pub use sessions::{ChatKey, ChatState, SessionCache};
 pub use single_flight::SingleFlight;

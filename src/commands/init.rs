@@ -15,7 +15,40 @@ use base64::Engine;
 use std::path::Path;
 use std::sync::Arc;
 
+/// What `initialise` did, for the report.
+pub struct InitReport {
+    pub db_existed: bool,
+    pub keys: Vec<(KeyName, KeyOutcome)>,
+    pub config_created: bool,
+}
+
 pub async fn run(config: Config) -> Result<(), Failure> {
+    let InitReport {
+        db_existed,
+        keys: report,
+        config_created,
+    } = initialise(&config).await?;
+    let db_path = config.db_path();
+    let config_path = config.config_path();
+    let created: Vec<&'static str> = report
+        .iter()
+        .filter(|(_, o)| matches!(o, KeyOutcome::Created(_)))
+        .map(|(n, _)| n.env_name())
+        .collect();
+    print_report(
+        &config,
+        &db_path,
+        db_existed,
+        &report,
+        &config_path,
+        config_created,
+        &created,
+    );
+    Ok(())
+}
+
+/// Creates whatever is missing (data dir, database, keys, config) and keeps the rest.
+pub async fn initialise(config: &Config) -> Result<InitReport, Failure> {
     create_private_dir(&config.data_dir).map_err(Failure::config)?;
     create_private_dir(&config.keys_dir()).map_err(Failure::config)?;
     let db_path = config.db_path();
@@ -59,17 +92,32 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let config_created = if config_path.exists() {
         false
     } else {
-        write_starter_config(&config, &config_path)?;
+        write_starter_config(config, &config_path)?;
         true
     };
+    Ok(InitReport {
+        db_existed,
+        keys: report,
+        config_created,
+    })
+}
 
+fn print_report(
+    config: &Config,
+    db_path: &Path,
+    db_existed: bool,
+    report: &[(KeyName, KeyOutcome)],
+    config_path: &Path,
+    config_created: bool,
+    created: &[&str],
+) {
     println!("Frontdesk data dir: {}", config.data_dir.display());
     println!(
         "  database   {} ({})",
         db_path.display(),
         if db_existed { "kept" } else { "created" }
     );
-    for (name, outcome) in &report {
+    for (name, outcome) in report {
         let line = match outcome {
             KeyOutcome::Created(path) => format!("created     {}", path.display()),
             KeyOutcome::KeptFile(path) => format!("kept (exists) {}", path.display()),
@@ -95,11 +143,17 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     } else if created.is_empty() {
         println!("\nEvery existing key was kept; nothing was overwritten.");
     }
-    println!(
-        "\nStart it with: frontdesk serve --data-dir {}",
-        config.data_dir.display()
-    );
-    Ok(())
+    if config_path.parent() == Some(config.data_dir.as_path()) {
+        println!(
+            "\nStart it with: frontdesk serve --data-dir {}",
+            config.data_dir.display()
+        );
+    } else {
+        println!(
+            "\nStart it with: frontdesk serve --config {}",
+            config_path.display()
+        );
+    }
 }
 
 fn write_starter_config(config: &Config, path: &Path) -> Result<(), Failure> {

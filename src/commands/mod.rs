@@ -1,12 +1,16 @@
 //! One file per subcommand. Each returns `Ok` or a [`Failure`] carrying the exit code.
 
 mod audit;
-mod init;
+mod bench;
+mod demo;
+pub mod init;
 mod keys;
 mod migrate;
+pub mod prices;
+mod sandbox;
 mod serve;
 
-use crate::cli::{AuditCommand, Command, KeysCommand};
+use crate::cli::{AuditCommand, Command, KeysCommand, PricesCommand};
 use crate::config::Config;
 
 /// sysexits' EX_CONFIG: the configuration or the keys need fixing; retrying will not help.
@@ -37,6 +41,8 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+pub use bench::BenchArgs;
+
 pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
     match command {
         Command::Init => init::run(config).await,
@@ -48,5 +54,13 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit::verify(config).await,
+        Command::Prices {
+            command: PricesCommand::Import { file },
+        } => prices::import(config, &file).await,
+        Command::Prices {
+            command: PricesCommand::List,
+        } => prices::list(config).await,
+        Command::Demo => demo::run().await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

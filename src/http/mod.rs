@@ -2,12 +2,14 @@
 //! they run no SQL and make no outbound calls themselves.
 
 mod health;
+mod metrics;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -19,6 +21,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/webhooks/evolution", post(webhooks::evolution))
+        .route("/webhooks/evolution/{event}", post(webhooks::evolution_by_event))
+        .route("/webhooks/whatsapp", get(webhooks::cloud_verify).post(webhooks::cloud))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const RESCAN_EVERY: Duration = Duration::from_secs(30);
@@ -93,7 +94,9 @@ pub struct Sender {
     known: HashSet<String>,
     busy: HashSet<String>,
     ready: VecDeque<String>,
-    delayed: BinaryHeap<Reverse<(DateTime<Utc>, String)>>,
+    /// Chats waiting for a retry or for the breaker, by when (monotonic time: timers must not
+    /// depend on the calendar clock, which tests freeze and NTP may step).
+    delayed: BinaryHeap<Reverse<(Instant, String)>>,
     /// Outcome writes in progress; awaited before the sender stops, so a delivered message is
     /// never left looking pending (which would send it again after a restart).
     persists: JoinSet<()>,
@@ -249,15 +252,20 @@ impl Sender {
         }
     }
 
+    /// Monotonic instant corresponding to a calendar time (now, if it has passed).
+    fn instant_at(&self, at: DateTime<Utc>) -> Instant {
+        Instant::now() + (at - self.clock.now()).to_std().unwrap_or_default()
+    }
+
     fn schedule(&mut self, session: String, at: Option<DateTime<Utc>>) {
-        match at {
-            Some(at) if at > self.clock.now() => self.delayed.push(Reverse((at, session))),
+        match at.map(|at| self.instant_at(at)) {
+            Some(at) if at > Instant::now() => self.delayed.push(Reverse((at, session))),
             _ => self.ready.push_back(session),
         }
     }
 
     fn promote_due(&mut self) {
-        let now = self.clock.now();
+        let now = Instant::now();
         while let Some(Reverse((at, _))) = self.delayed.peek() {
             if *at > now {
                 break;
@@ -272,9 +280,7 @@ impl Sender {
         let Some(Reverse((at, _))) = self.delayed.peek() else {
             return Duration::from_secs(3600);
         };
-        (*at - self.clock.now())
-            .to_std()
-            .unwrap_or_default()
+        at.saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1))
     }
 
@@ -292,7 +298,10 @@ impl Sender {
             };
             let breaker = self.breakers[&send.provider].clone();
             if let Admission::Wait(until) = breaker.admit() {
-                self.delayed.push(Reverse((until, session)));
+                let at = self
+                    .instant_at(until)
+                    .max(Instant::now() + Duration::from_millis(50));
+                self.delayed.push(Reverse((at, session)));
                 continue;
             }
             self.busy.insert(session);
@@ -341,8 +350,8 @@ impl Sender {
             Outcome::Failed(SendError::Transient(reason))
                 if attempts < self.config.max_attempts =>
             {
-                let next =
-                    now + chrono::Duration::from_std(BACKOFF.delay(attempts)).unwrap_or_default();
+                let delay = BACKOFF.delay(attempts);
+                let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
                 tracing::warn!(attempt = attempts, error = %reason, "send failed; will retry");
                 let (outbox_id, next_at) = (send.outbox_id.clone(), time::to_db(next));
                 self.persist(move |c| {
@@ -353,7 +362,8 @@ impl Sender {
                 if let Some(head) = self.chats.get_mut(&session).and_then(|q| q.front_mut()) {
                     *head = send;
                 }
-                self.delayed.push(Reverse((next, session)));
+                self.delayed
+                    .push(Reverse((Instant::now() + delay, session)));
                 return;
             }
             Outcome::Failed(e) => {

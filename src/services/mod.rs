@@ -2,4 +2,10 @@
 //! must hold. Services call `db`, `cache`, `clients` and `crypto`; they never see axum or SQL.
 
 pub mod audit;
+pub mod chat_write;
+pub mod clinics;
 pub mod keys;
+pub mod price_list;
+pub mod rejections;
+pub mod staff;
+pub mod turn;

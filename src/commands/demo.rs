@@ -1,0 +1,102 @@
+//! `frontdesk demo`: one command, no configuration. Starts a throwaway Frontdesk with a demo
+//! clinic and a local gateway, then lets you chat as a patient in the terminal, showing each
+//! reply and how long it took (webhook sent → reply at the gateway).
+
+use super::Failure;
+use super::sandbox::{INSTANCE, Sandbox};
+use crate::local_gateway::evolution_text_webhook;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const PATIENT_PHONE: &str = "79990001122";
+
+pub async fn run() -> Result<(), Failure> {
+    let sandbox = Sandbox::start().await?;
+    let interactive = std::io::stdin().is_terminal();
+    print_banner(&sandbox);
+
+    let client = reqwest::Client::new();
+    let mut replies = sandbox.gateway.subscribe();
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let shutdown = crate::shutdown::Shutdown::from_signals()?;
+    let mut n = 0u64;
+    loop {
+        if interactive {
+            print!("you> ");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        let line = tokio::select! {
+            line = lines.next_line() => line?,
+            _ = shutdown.graceful.cancelled() => None,
+        };
+        let Some(line) = line else { break };
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if !interactive {
+            println!("you> {text}");
+        }
+        n += 1;
+        let body = evolution_text_webhook(
+            INSTANCE,
+            &format!("DEMO{n:08}{}", std::process::id()),
+            PATIENT_PHONE,
+            "Demo Patient",
+            text,
+            chrono::Utc::now().timestamp(),
+        );
+        let sent = Instant::now();
+        let response = client
+            .post(sandbox.webhook_url())
+            .header("Authorization", sandbox.bearer())
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            println!("(webhook answered {})", response.status());
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_secs(15), replies.recv()).await {
+            Ok(Ok(reply)) => {
+                let ms = reply.at.saturating_duration_since(sent).as_secs_f64() * 1000.0;
+                println!("bot ({ms:.1} ms)> {}\n", reply.text.replace('\u{a0}', " "));
+            }
+            _ => println!("(no reply)\n"),
+        }
+    }
+    println!("Stopping; the demo's data is deleted.");
+    sandbox.stop().await
+}
+
+fn print_banner(s: &Sandbox) {
+    let example = String::from_utf8(evolution_text_webhook(
+        INSTANCE,
+        "CURL0001",
+        "79990003344",
+        "Curl",
+        "how much is a filling?",
+        1761040800,
+    ))
+    .unwrap_or_default();
+    println!(
+        "Frontdesk demo: a dental clinic's WhatsApp front desk, running on this machine.\n\
+         \n  server    {url}   (data in {dir}, deleted on exit)\
+         \n  gateway   {gw}   (a built-in stand-in for Evolution API)\n\
+         \nWrite as a patient would on WhatsApp, in Russian, English or Spanish. Try:\
+         \n  Сколько стоит пломба?  |  how much is teeth whitening?  |  ¿cuánto cuesta una limpieza?\
+         \n  когда вы работаете?  |  where are you?  |  хочу записаться на чистку  |  сильно болит зуб\
+         \nCtrl-D (or Ctrl-C) quits.\n\
+         \nTo post a webhook yourself, as Evolution would (static-secret authentication):\
+         \n  curl -s {url}/webhooks/evolution -H 'Content-Type: application/json' \\\
+         \n    -H 'X-Webhook-Secret: {secret}' \\\
+         \n    -d '{example}'\n",
+        url = s.url,
+        dir = s.dir.path().display(),
+        gw = s.gateway.url(),
+        secret = s.webhook_secret,
+    );
+}

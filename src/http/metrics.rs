@@ -1,0 +1,35 @@
+//! `GET /metrics`: Prometheus text. Counters from memory, plus gauges read at scrape time.
+
+use crate::db::outbox;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let pending = state.db.read(outbox::count_pending).await.unwrap_or(-1);
+    let writer = state.db.writer_stats();
+    let body = state.metrics.render(&[
+        (
+            "frontdesk_send_outbox_pending",
+            "Replies waiting to be sent.",
+            pending as f64,
+        ),
+        (
+            "frontdesk_price_cache_services",
+            "Services in the price cache.",
+            state.prices.total_services() as f64,
+        ),
+        (
+            "frontdesk_db_commits",
+            "Transactions committed by the single writer.",
+            writer.commits as f64,
+        ),
+        (
+            "frontdesk_db_writes",
+            "Write jobs committed (several share one commit).",
+            writer.jobs as f64,
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

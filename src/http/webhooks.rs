@@ -1,0 +1,208 @@
+//! Gateway webhooks. Authentication runs over the raw body bytes before any parsing, so a
+//! forged request costs a header check and an HMAC, writes nothing but a rate-limited audit
+//! entry, and gets 401. A body that can never be valid gets 400; a transient fault 503 (the
+//! gateway retries, and deduplication makes the retry harmless); 200 only after every event
+//! of the request is committed.
+
+use crate::crypto::webhook::{secrets_equal, verify_body_signature, verify_hs256};
+use crate::error::AppError;
+use crate::providers::{self, ParseError};
+use crate::services::audit::{self, AuditEvent, action};
+use crate::services::turn::TurnOutcome;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// Header carrying a static shared secret (configure it in Evolution's webhook `headers`).
+pub const SECRET_HEADER: &str = "x-webhook-secret";
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+pub async fn evolution(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    evolution_event(state, None, headers, body).await
+}
+
+/// The by-events form: `/webhooks/evolution/messages-upsert`.
+pub async fn evolution_by_event(
+    State(state): State<AppState>,
+    Path(event): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    evolution_event(state, Some(event), headers, body).await
+}
+
+async fn evolution_event(
+    state: AppState,
+    event: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let received = Instant::now();
+    let now = state.clock.now();
+    let verdict = match &state.config.evolution.webhook_secret {
+        None => Err("no EVOLUTION_WEBHOOK_SECRET configured"),
+        Some(secret) => authenticate_evolution(
+            secret.expose_secret().as_bytes(),
+            &headers,
+            &body,
+            now.timestamp(),
+        ),
+    };
+    if let Err(reason) = verdict {
+        return Err(reject(&state, "evolution", reason));
+    }
+    let events = providers::evolution::parse(&body, event.as_deref(), now)
+        .map_err(|e| bad_request(&state, "evolution", e))?;
+    process(&state, "evolution", events, received).await
+}
+
+/// Evolution does not sign its webhooks; accept what it can be configured to send.
+fn authenticate_evolution(
+    secret: &[u8],
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), &'static str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(auth) = header("authorization") {
+        let token = auth
+            .strip_prefix("Bearer ")
+            .ok_or("authorization is not a bearer token")?;
+        return verify_hs256(secret, token, now).map_err(|e| match e {
+            crate::crypto::webhook::JwtError::Expired => "expired JWT",
+            _ => "invalid JWT",
+        });
+    }
+    if let Some(given) = header(SECRET_HEADER) {
+        return secrets_equal(given.as_bytes(), secret)
+            .then_some(())
+            .ok_or("wrong webhook secret");
+    }
+    if let Some(signature) = header(SIGNATURE_HEADER) {
+        return verify_body_signature(secret, body, signature)
+            .then_some(())
+            .ok_or("bad body signature");
+    }
+    Err("unsigned request")
+}
+
+pub async fn cloud(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let received = Instant::now();
+    let verdict = match &state.config.whatsapp_cloud.app_secret {
+        None => Err("no WHATSAPP_CLOUD_APP_SECRET configured"),
+        Some(secret) => match headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) {
+            None => Err("unsigned request"),
+            Some(sig) if verify_body_signature(secret.expose_secret().as_bytes(), &body, sig) => {
+                Ok(())
+            }
+            Some(_) => Err("bad body signature"),
+        },
+    };
+    if let Err(reason) = verdict {
+        return Err(reject(&state, "cloud", reason));
+    }
+    let events = providers::cloud::parse(&body, state.clock.now())
+        .map_err(|e| bad_request(&state, "cloud", e))?;
+    process(&state, "cloud", events, received).await
+}
+
+#[derive(Deserialize)]
+pub struct VerifyQuery {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// Meta's subscription handshake: echo the challenge if the verify token matches.
+pub async fn cloud_verify(State(state): State<AppState>, Query(q): Query<VerifyQuery>) -> Response {
+    let expected = state.config.whatsapp_cloud.verify_token.as_ref();
+    let ok = q.mode.as_deref() == Some("subscribe")
+        && matches!((expected, &q.token), (Some(e), Some(t)) if secrets_equal(t.as_bytes(), e.expose_secret().as_bytes()));
+    match (ok, q.challenge) {
+        (true, Some(challenge)) => (StatusCode::OK, challenge).into_response(),
+        _ => {
+            state.metrics.webhooks.inc(&["cloud", "verify_refused"]);
+            (
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": "verification failed" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn process(
+    state: &AppState,
+    provider: &'static str,
+    events: Vec<crate::domain::message::InboundEvent>,
+    received: Instant,
+) -> Result<Json<Value>, AppError> {
+    let mut handled = 0;
+    for event in events {
+        match state.conversations.handle(event, received).await {
+            Ok(outcome) => {
+                if let TurnOutcome::Ignored(reason) = outcome {
+                    tracing::debug!(reason, "event ignored");
+                    state.metrics.events.inc(&[provider, "ignored"]);
+                }
+                handled += 1;
+            }
+            Err(e) if e.is_transient() => {
+                state.metrics.webhooks.inc(&[provider, "unavailable"]);
+                tracing::warn!(error = %e, "transient fault; asking the gateway to retry");
+                return Err(AppError::Unavailable("temporarily unavailable, retry"));
+            }
+            Err(e) => {
+                state.metrics.webhooks.inc(&[provider, "error"]);
+                return Err(AppError::Internal(e.into()));
+            }
+        }
+    }
+    state.metrics.webhooks.inc(&[provider, "accepted"]);
+    Ok(Json(json!({ "status": "ok", "events": handled })))
+}
+
+fn bad_request(state: &AppState, provider: &'static str, e: ParseError) -> AppError {
+    state.metrics.webhooks.inc(&[provider, "bad_request"]);
+    AppError::BadRequest(e.to_string())
+}
+
+/// 401, a counter, and at most one audit entry per minute per provider and reason.
+fn reject(state: &AppState, provider: &'static str, reason: &'static str) -> AppError {
+    state.metrics.webhooks.inc(&[provider, "unauthorized"]);
+    if let Some(count) = state.rejections.record(&state.clock, provider, reason) {
+        tracing::warn!(provider, reason, count, "webhook rejected");
+        let (keys, now) = (state.keys.clone(), state.clock.now());
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let event = AuditEvent::new("webhook", action::WEBHOOK_REJECTED)
+                .subject(provider)
+                .detail(json!({ "reason": reason, "count": count }));
+            if let Err(e) = db
+                .write(move |c| audit::record(c, &keys.audit, now, &event))
+                .await
+            {
+                tracing::warn!(error = %e, "cannot audit a rejected webhook");
+            }
+        });
+    }
+    AppError::Unauthorized
+}

@@ -1,0 +1,284 @@
+//! A WhatsApp gateway stand-in on loopback, speaking Evolution API v2 (`sendText`) and the
+//! Cloud API (`/messages`) exactly, and strictly: a missing `apikey` or bearer token is 401,
+//! a body in the wrong shape is 400 with Evolution's validation error. `frontdesk demo` and
+//! `frontdesk bench` run against it; tests script its answers ("500, 500, then 201").
+//! It also builds the webhook bodies a real gateway would post.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+/// One `sendText` (or Cloud `/messages`) the gateway accepted.
+#[derive(Debug, Clone)]
+pub struct ReceivedSend {
+    pub instance: String,
+    pub number: String,
+    pub text: String,
+    pub provider_message_id: String,
+    pub at: Instant,
+}
+
+/// A scripted answer for the next send attempt.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// Answer with this status and JSON body.
+    Respond(u16, Value),
+    /// Hold the request this long, then answer normally.
+    Delay(Duration),
+}
+
+struct Inner {
+    api_key: String,
+    token: String,
+    sends: Mutex<Vec<ReceivedSend>>,
+    attempts: AtomicU64,
+    script: Mutex<VecDeque<Scripted>>,
+    events: broadcast::Sender<ReceivedSend>,
+    next_id: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct LocalGateway {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl LocalGateway {
+    /// Starts on 127.0.0.1:0. `api_key` is Evolution's `apikey`; `token` the Cloud bearer.
+    pub async fn start(api_key: &str, token: &str) -> std::io::Result<LocalGateway> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (events, _) = broadcast::channel(65_536);
+        let inner = Arc::new(Inner {
+            api_key: api_key.to_owned(),
+            token: token.to_owned(),
+            sends: Mutex::default(),
+            attempts: AtomicU64::new(0),
+            script: Mutex::default(),
+            events,
+            next_id: AtomicU64::new(1),
+        });
+        let app = Router::new()
+            .route("/message/sendText/{instance}", post(evolution_send))
+            .route("/{phone_number_id}/messages", post(cloud_send))
+            .with_state(inner.clone());
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+        });
+        Ok(LocalGateway {
+            addr,
+            inner,
+            shutdown,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues answers for the next attempts; when the script runs out, sends succeed.
+    pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.inner
+            .script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(answers);
+    }
+
+    pub fn sends(&self) -> Vec<ReceivedSend> {
+        self.inner
+            .sends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every request that reached a send endpoint, successful or not.
+    pub fn attempts(&self) -> u64 {
+        self.inner.attempts.load(Ordering::Relaxed)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ReceivedSend> {
+        self.inner.events.subscribe()
+    }
+
+    /// Waits until at least `n` sends were accepted, or the timeout passes.
+    pub async fn wait_for_sends(&self, n: usize, timeout: Duration) -> Vec<ReceivedSend> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let sends = self.sends();
+            if sends.len() >= n || Instant::now() >= deadline {
+                return sends;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn scripted(inner: &Inner) -> Option<(u16, Value)> {
+    inner.attempts.fetch_add(1, Ordering::Relaxed);
+    loop {
+        let next = inner
+            .script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        match next {
+            Some(Scripted::Delay(d)) => tokio::time::sleep(d).await,
+            Some(Scripted::Respond(status, body)) => return Some((status, body)),
+            None => return None,
+        }
+    }
+}
+
+fn accept(inner: &Inner, instance: &str, number: &str, text: &str, id_prefix: &str) -> String {
+    let id = format!(
+        "{id_prefix}{:016X}",
+        inner.next_id.fetch_add(1, Ordering::Relaxed)
+    );
+    let send = ReceivedSend {
+        instance: instance.to_owned(),
+        number: number.to_owned(),
+        text: text.to_owned(),
+        provider_message_id: id.clone(),
+        at: Instant::now(),
+    };
+    inner
+        .sends
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(send.clone());
+    let _ = inner.events.send(send);
+    id
+}
+
+async fn evolution_send(
+    State(inner): State<Arc<Inner>>,
+    Path(instance): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> (StatusCode, Json<Value>) {
+    if headers.get("apikey").and_then(|v| v.to_str().ok()) != Some(inner.api_key.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(
+                json!({"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}),
+            ),
+        );
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (Some(number), Some(text)) = (body["number"].as_str(), body["text"].as_str()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"status": 400, "error": "Bad Request", "response": {"message": [["instance requires property \"text\""]]}}),
+            ),
+        );
+    };
+    if let Some((status, body)) = scripted(&inner).await {
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(body),
+        );
+    }
+    let id = accept(&inner, &instance, number, text, "3EB0");
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "key": {"remoteJid": format!("{number}@s.whatsapp.net"), "fromMe": true, "id": id},
+            "pushName": "Você", "status": "PENDING",
+            "message": {"conversation": text}, "messageType": "conversation",
+            "messageTimestamp": chrono::Utc::now().timestamp(), "source": "web"
+        })),
+    )
+}
+
+async fn cloud_send(
+    State(inner): State<Arc<Inner>>,
+    Path(phone_number_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> (StatusCode, Json<Value>) {
+    let expected = format!("Bearer {}", inner.token);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(
+                json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}),
+            ),
+        );
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (Some("whatsapp"), Some(to), Some(text)) = (
+        body["messaging_product"].as_str(),
+        body["to"].as_str(),
+        body["text"]["body"].as_str(),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}}),
+            ),
+        );
+    };
+    if let Some((status, body)) = scripted(&inner).await {
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(body),
+        );
+    }
+    let id = accept(&inner, &phone_number_id, to, text, "wamid.");
+    (
+        StatusCode::OK,
+        Json(
+            json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": id}]}),
+        ),
+    )
+}
+
+/// The `messages.upsert` webhook body Evolution v2 posts for a patient's text.
+pub fn evolution_text_webhook(
+    instance: &str,
+    message_id: &str,
+    phone: &str,
+    name: &str,
+    text: &str,
+    timestamp: i64,
+) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "event": "messages.upsert",
+        "instance": instance,
+        "data": {
+            "key": {"remoteJid": format!("{phone}@s.whatsapp.net"), "fromMe": false, "id": message_id},
+            "pushName": name,
+            "status": "DELIVERY_ACK",
+            "message": {"conversation": text},
+            "messageType": "conversation",
+            "messageTimestamp": timestamp,
+            "source": "android"
+        },
+        "destination": "http://127.0.0.1/webhooks/evolution",
+        "date_time": chrono::Utc::now().to_rfc3339(),
+        "sender": "79990009900@s.whatsapp.net",
+        "server_url": "http://localhost:8080",
+        "apikey": "local"
+    }))
+    .unwrap_or_default()
+}

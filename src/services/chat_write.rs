@@ -1,0 +1,254 @@
+//! What a turn writes, as one transaction: the chat's contact and session (created on first
+//! contact), the inbound message (deduplicated), and, when there is one, the reply with its
+//! metric, handoff and send-outbox row. PHI arrives here already sealed; nothing here decides.
+
+use crate::cache::{ChatKey, ChatState};
+use crate::db::conversations::{self, NewContact, NewHandoff, NewSession};
+use crate::db::messages::{self, NewMessage, NewMetric};
+use crate::db::{DbError, outbox, rusqlite::Connection};
+use std::time::Instant;
+
+/// Ids generated before the write, so every row's id (and the AAD of its sealed fields) is
+/// known up front and returned to the caller as stored.
+#[derive(Debug, Clone)]
+pub struct TurnIds {
+    pub contact: String,
+    pub session: String,
+    pub inbound: String,
+    pub reply: String,
+    pub metric: String,
+    pub outbox: String,
+    pub handoff: String,
+}
+
+impl TurnIds {
+    pub fn new() -> Self {
+        let id = || uuid::Uuid::now_v7().to_string();
+        Self {
+            contact: id(),
+            session: id(),
+            inbound: id(),
+            reply: id(),
+            metric: id(),
+            outbox: id(),
+            handoff: id(),
+        }
+    }
+}
+
+impl Default for TurnIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A chat not seen before: its sealed contact and session fields.
+pub struct NewChat {
+    pub phone_sealed: Vec<u8>,
+    pub name_sealed: Option<Vec<u8>>,
+    pub lid_sealed: Option<Vec<u8>>,
+    pub chat_sealed: Vec<u8>,
+}
+
+pub struct ChatWrite {
+    pub key: ChatKey,
+    pub ids: TurnIds,
+    /// The chat as the cache knew it; `None` on first contact.
+    pub known: Option<ChatState>,
+    pub new_chat: Option<NewChat>,
+}
+
+impl ChatWrite {
+    /// The contact and open session of the chat, creating them on first contact.
+    pub fn ensure_chat(&self, c: &Connection, now: &str) -> Result<(String, String), DbError> {
+        if let Some(known) = &self.known {
+            return Ok((known.contact_id.clone(), known.session_id.clone()));
+        }
+        let k = &self.key;
+        if let Some(row) =
+            conversations::find_chat(c, &k.clinic_id, &k.chat_index, k.provider, &k.instance)?
+        {
+            return Ok((row.contact_id, row.session_id));
+        }
+        let new = self
+            .new_chat
+            .as_ref()
+            .ok_or_else(|| DbError::Corrupt("first contact without contact data".into()))?;
+        let contact_id = match conversations::find_contact_id(c, &k.clinic_id, &k.chat_index)? {
+            Some(id) => id,
+            None => {
+                conversations::insert_contact(
+                    c,
+                    &NewContact {
+                        id: &self.ids.contact,
+                        clinic_id: &k.clinic_id,
+                        phone_index: &k.chat_index,
+                        phone_sealed: &new.phone_sealed,
+                        name_sealed: new.name_sealed.as_deref(),
+                        lid_sealed: new.lid_sealed.as_deref(),
+                    },
+                    now,
+                )?;
+                self.ids.contact.clone()
+            }
+        };
+        conversations::insert_session(
+            c,
+            &NewSession {
+                id: &self.ids.session,
+                clinic_id: &k.clinic_id,
+                contact_id: &contact_id,
+                provider: k.provider,
+                instance: &k.instance,
+                chat_sealed: &new.chat_sealed,
+            },
+            now,
+        )?;
+        Ok((contact_id, self.ids.session.clone()))
+    }
+}
+
+pub struct InboundWrite {
+    pub provider_message_id: String,
+    pub kind: &'static str,
+    pub body_sealed: Option<Vec<u8>>,
+    pub language: Option<String>,
+    pub intent: Option<&'static str>,
+    pub sent_at: String,
+}
+
+pub struct ReplyWrite {
+    pub body_sealed: Vec<u8>,
+    pub language: String,
+    pub intent: Option<&'static str>,
+    pub route: &'static str,
+    pub handoff: Option<(&'static str, bool)>,
+    pub remote_calls_before_send: i64,
+    /// When the webhook arrived; the metric records the time from here to the queue.
+    pub received: Instant,
+}
+
+#[derive(Debug)]
+pub enum Stored {
+    Duplicate,
+    Stored {
+        contact_id: String,
+        session_id: String,
+        received_to_queued_us: Option<i64>,
+    },
+}
+
+/// Stores a patient's message and, if given, the reply: all or nothing.
+pub fn store_turn(
+    c: &Connection,
+    chat: &ChatWrite,
+    inbound: &InboundWrite,
+    reply: Option<&ReplyWrite>,
+    now: &str,
+) -> Result<Stored, DbError> {
+    let (contact_id, session_id) = chat.ensure_chat(c, now)?;
+    let k = &chat.key;
+    let ids = &chat.ids;
+    let inserted = messages::insert_message_if_new(
+        c,
+        &NewMessage {
+            id: &ids.inbound,
+            clinic_id: &k.clinic_id,
+            session_id: &session_id,
+            contact_id: &contact_id,
+            direction: "inbound",
+            author: "patient",
+            provider: k.provider,
+            instance: &k.instance,
+            provider_message_id: Some(&inbound.provider_message_id),
+            kind: inbound.kind,
+            body_sealed: inbound.body_sealed.as_deref(),
+            language: inbound.language.as_deref(),
+            intent: inbound.intent,
+            reply_to: None,
+            status: "received",
+            sent_at: Some(&inbound.sent_at),
+        },
+        now,
+    )?;
+    if !inserted {
+        return Ok(Stored::Duplicate);
+    }
+    conversations::touch_inbound(
+        c,
+        &session_id,
+        inbound.language.as_deref(),
+        &inbound.sent_at,
+        now,
+    )?;
+    let Some(reply) = reply else {
+        return Ok(Stored::Stored {
+            contact_id,
+            session_id,
+            received_to_queued_us: None,
+        });
+    };
+    messages::insert_message_if_new(
+        c,
+        &NewMessage {
+            id: &ids.reply,
+            clinic_id: &k.clinic_id,
+            session_id: &session_id,
+            contact_id: &contact_id,
+            direction: "outbound",
+            author: "bot",
+            provider: k.provider,
+            instance: &k.instance,
+            provider_message_id: None,
+            kind: "text",
+            body_sealed: Some(&reply.body_sealed),
+            language: Some(&reply.language),
+            intent: reply.intent,
+            reply_to: Some(&ids.inbound),
+            status: "queued",
+            sent_at: None,
+        },
+        now,
+    )?;
+    if let Some((reason, urgent)) = reply.handoff {
+        conversations::insert_handoff(
+            c,
+            &NewHandoff {
+                id: &ids.handoff,
+                clinic_id: &k.clinic_id,
+                session_id: &session_id,
+                message_id: Some(&ids.inbound),
+                reason,
+                urgent,
+            },
+            now,
+        )?;
+    }
+    outbox::insert_outbox(c, &ids.outbox, &ids.reply, now)?;
+    let us = reply.received.elapsed().as_micros() as i64;
+    messages::insert_metric(
+        c,
+        &NewMetric {
+            id: &ids.metric,
+            message_id: &ids.reply,
+            inbound_message_id: Some(&ids.inbound),
+            clinic_id: &k.clinic_id,
+            route: reply.route,
+            intent: reply.intent,
+            language: Some(&reply.language),
+            received_to_queued_us: us,
+            remote_calls_before_send: reply.remote_calls_before_send,
+            model: None,
+            tokens_in: None,
+            tokens_out: None,
+            ttft_ms: None,
+            llm_total_ms: None,
+        },
+        now,
+    )?;
+    Ok(Stored::Stored {
+        contact_id,
+        session_id,
+        received_to_queued_us: Some(us),
+    })
+}

@@ -1,0 +1,375 @@
+//! A conversation turn: one gateway event in, at most one reply out.
+//!
+//! For a patient's message: resolve the clinic (cached), take the chat's turn lock (messages of
+//! one chat are answered in order), look up the chat (cached, one lookup per turn), decide the
+//! reply in memory (router + price cache: no I/O), then store the message, the reply, its
+//! metric, any handoff and the send-outbox row in one transaction. Only after that commit is
+//! the webhook acknowledged and the reply handed to the sender.
+
+use super::chat_write::{
+    ChatWrite, InboundWrite, NewChat, ReplyWrite, Stored, TurnIds, store_turn,
+};
+use crate::cache::{ChatKey, ChatLocks, ChatState, ClinicDirectory, PriceCache, SessionCache};
+use crate::clock::SharedClock;
+use crate::config::ConversationConfig;
+use crate::crypto::{Aad, Keys};
+use crate::db::{Db, DbError};
+use crate::domain::message::{InboundEvent, InboundMessage};
+use crate::domain::time;
+use crate::jobs::sender::{OutgoingSend, SenderHandle};
+use crate::metrics::Metrics;
+use crate::router::{HandoffReason, Router};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("chat lookup failed: {0}")]
+    Lookup(Arc<DbError>),
+}
+
+impl TurnError {
+    /// Retrying later can succeed; the webhook answers 5xx so the gateway redelivers.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TurnError::Db(e) => e.is_transient(),
+            TurnError::Lookup(e) => e.is_transient(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    Replied {
+        inbound_id: String,
+        reply_id: String,
+        route: &'static str,
+    },
+    /// Stored, but staff own the chat: the bot stays silent.
+    Silent {
+        inbound_id: String,
+    },
+    Duplicate,
+    /// Staff typed in the chat: the bot steps back (or, with the hand-back keyword, returns).
+    StaffMessage {
+        handed_back: bool,
+    },
+    /// Our own send coming back from the gateway.
+    Echo,
+    Receipt {
+        changed: bool,
+    },
+    Ignored(&'static str),
+}
+
+pub struct Conversations {
+    pub(super) db: Db,
+    pub(super) keys: Arc<Keys>,
+    pub(super) clock: SharedClock,
+    pub(super) router: Arc<Router>,
+    pub(super) prices: Arc<PriceCache>,
+    pub(super) clinics: Arc<ClinicDirectory>,
+    pub(super) sessions: SessionCache,
+    pub(super) locks: ChatLocks,
+    pub(super) sender: SenderHandle,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) config: ConversationConfig,
+}
+
+/// The reply decided for a message, before anything is stored.
+struct Planned {
+    text: String,
+    language: String,
+    intent: Option<&'static str>,
+    route: &'static str,
+    handoff: Option<(&'static str, bool)>,
+}
+
+pub struct Deps {
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    pub clock: SharedClock,
+    pub router: Arc<Router>,
+    pub prices: Arc<PriceCache>,
+    pub clinics: Arc<ClinicDirectory>,
+    pub sender: SenderHandle,
+    pub metrics: Arc<Metrics>,
+    pub config: ConversationConfig,
+}
+
+impl Conversations {
+    pub fn new(d: Deps) -> Self {
+        Self {
+            sessions: SessionCache::new(d.db.clone()),
+            db: d.db,
+            keys: d.keys,
+            clock: d.clock,
+            router: d.router,
+            prices: d.prices,
+            clinics: d.clinics,
+            locks: ChatLocks::default(),
+            sender: d.sender,
+            metrics: d.metrics,
+            config: d.config,
+        }
+    }
+
+    /// Handles one event from a gateway. `received` is when its webhook arrived.
+    pub async fn handle(
+        &self,
+        event: InboundEvent,
+        received: Instant,
+    ) -> Result<TurnOutcome, TurnError> {
+        match event {
+            InboundEvent::Patient(m) => self.patient(m, received).await,
+            InboundEvent::Staff(m) => self.staff(m).await,
+            InboundEvent::Status(s) => self.receipt(s).await,
+            InboundEvent::Ignored(reason) => Ok(TurnOutcome::Ignored(reason)),
+        }
+    }
+
+    pub(super) fn seal(&self, table: &str, column: &str, id: &str, text: &str) -> Vec<u8> {
+        self.keys.phi.seal_str(text, Aad::new(table, column, id))
+    }
+
+    /// The chat's identity and, on first contact, its sealed contact and session fields.
+    pub(super) async fn chat(
+        &self,
+        m: &InboundMessage,
+    ) -> Result<Option<(ChatWrite, String)>, TurnError> {
+        let Some(address) = m.reply_address() else {
+            return Ok(None);
+        };
+        let clinic_id = self.clinics.resolve(m.provider, &m.instance).await;
+        let chat_index = match &m.phone {
+            Some(p) => self.keys.blind.phone(p.digits()),
+            None => self.keys.blind.index("lid", &address),
+        };
+        let key = ChatKey {
+            clinic_id,
+            chat_index,
+            provider: m.provider.as_str(),
+            instance: m.instance.clone(),
+        };
+        Ok(Some((
+            ChatWrite {
+                key,
+                ids: TurnIds::new(),
+                known: None,
+                new_chat: None,
+            },
+            address,
+        )))
+    }
+
+    /// Fills in what the cache knows about the chat, or the sealed fields to create it.
+    pub(super) async fn load_chat(
+        &self,
+        chat: &mut ChatWrite,
+        m: &InboundMessage,
+        address: &str,
+    ) -> Result<(), TurnError> {
+        chat.known = self
+            .sessions
+            .get(&chat.key)
+            .await
+            .map_err(TurnError::Lookup)?;
+        if chat.known.is_none() {
+            let ids = &chat.ids;
+            let phone = m.phone.as_ref().map_or(address, |p| p.digits());
+            chat.new_chat = Some(NewChat {
+                phone_sealed: self.seal("contacts", "phone", &ids.contact, phone),
+                name_sealed: m
+                    .name
+                    .as_deref()
+                    .map(|n| self.seal("contacts", "name", &ids.contact, n)),
+                lid_sealed: m
+                    .lid
+                    .as_deref()
+                    .map(|l| self.seal("contacts", "lid", &ids.contact, l)),
+                chat_sealed: self.seal("conversation_sessions", "chat", &ids.session, address),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn lock_name(key: &ChatKey) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            key.provider, key.instance, key.clinic_id, key.chat_index
+        )
+    }
+
+    async fn patient(
+        &self,
+        m: InboundMessage,
+        received: Instant,
+    ) -> Result<TurnOutcome, TurnError> {
+        let Some((mut chat, address)) = self.chat(&m).await? else {
+            return Ok(TurnOutcome::Ignored("message without a chat address"));
+        };
+        let _in_order = self.locks.lock(&Self::lock_name(&chat.key)).await;
+        self.load_chat(&mut chat, &m, &address).await?;
+        let now = self.clock.now();
+        let silent = chat
+            .known
+            .as_ref()
+            .and_then(|s| s.human_until)
+            .is_some_and(|until| until > now);
+        let planned =
+            (!silent).then(|| self.plan(&m, chat.known.as_ref(), &chat.key.clinic_id, now));
+
+        let ids = chat.ids.clone();
+        let inbound = InboundWrite {
+            provider_message_id: m.provider_message_id.clone(),
+            kind: m.kind.as_str(),
+            body_sealed: m
+                .text
+                .as_deref()
+                .map(|t| self.seal("whatsapp_messages", "body", &ids.inbound, t)),
+            language: planned.as_ref().map(|p| p.language.clone()),
+            intent: planned.as_ref().and_then(|p| p.intent),
+            sent_at: time::to_db(m.sent_at),
+        };
+        let reply = planned.as_ref().map(|p| ReplyWrite {
+            body_sealed: self.seal("whatsapp_messages", "body", &ids.reply, &p.text),
+            language: p.language.clone(),
+            intent: p.intent,
+            route: p.route,
+            handoff: p.handoff,
+            remote_calls_before_send: 0,
+            received,
+        });
+        let at = time::to_db(now);
+        let (chat, stored) = self
+            .db
+            .write(move |c| {
+                let stored = store_turn(c, &chat, &inbound, reply.as_ref(), &at)?;
+                Ok::<_, DbError>((chat, stored))
+            })
+            .await?;
+
+        let Stored::Stored {
+            contact_id,
+            session_id,
+            received_to_queued_us,
+        } = stored
+        else {
+            self.metrics.events.inc(&[m.provider.as_str(), "duplicate"]);
+            return Ok(TurnOutcome::Duplicate);
+        };
+        self.metrics.events.inc(&[m.provider.as_str(), "patient"]);
+        let previous = chat.known.as_ref();
+        self.sessions.put(
+            chat.key.clone(),
+            ChatState {
+                contact_id,
+                session_id: session_id.clone(),
+                language: planned
+                    .as_ref()
+                    .map(|p| p.language.clone())
+                    .or_else(|| previous.and_then(|s| s.language.clone())),
+                human_until: previous.and_then(|s| s.human_until),
+                last_inbound_at: Some(m.sent_at),
+            },
+        );
+        let Some(planned) = planned else {
+            return Ok(TurnOutcome::Silent {
+                inbound_id: ids.inbound,
+            });
+        };
+        self.sender.enqueue(OutgoingSend {
+            outbox_id: ids.outbox.clone(),
+            message_id: ids.reply.clone(),
+            session_id,
+            provider: m.provider,
+            instance: m.instance.clone(),
+            to: address,
+            text: planned.text,
+            attempts: 0,
+            not_before: None,
+        });
+        self.metrics.replies.inc(&[planned.route]);
+        if let Some(us) = received_to_queued_us {
+            self.metrics.turn_latency.observe_us(us.max(0) as u64);
+        }
+        Ok(TurnOutcome::Replied {
+            inbound_id: ids.inbound,
+            reply_id: ids.reply,
+            route: planned.route,
+        })
+    }
+
+    /// Decides the reply: the fast path from local data, or the polite fallback with a handoff
+    /// when the fast path has no answer. Pure CPU: no I/O happens here.
+    fn plan(
+        &self,
+        m: &InboundMessage,
+        state: Option<&ChatState>,
+        clinic_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Planned {
+        let Some(clinic) = self.clinics.get(clinic_id) else {
+            let language = state
+                .and_then(|s| s.language.clone())
+                .unwrap_or_else(|| "en".into());
+            return Planned {
+                text: self.router.template(&language, "fallback", &[]),
+                language,
+                intent: None,
+                route: "fallback",
+                handoff: Some(("unanswered", false)),
+            };
+        };
+        let facts = &clinic.facts;
+        let session_language = state.and_then(|s| s.language.as_deref());
+        let Some(text) = m.text.as_deref() else {
+            let language = session_language
+                .unwrap_or(&facts.default_language)
+                .to_owned();
+            return Planned {
+                text: self.router.template(&language, "media", &[]),
+                language,
+                intent: None,
+                route: "media",
+                handoff: Some(("media", false)),
+            };
+        };
+        let prices = self.prices.clinic(clinic_id);
+        let understood = self.router.understand(
+            text,
+            session_language,
+            &facts.default_language,
+            &prices.index,
+        );
+        let reply = self.router.reply(&understood, facts, &prices.index, now);
+        let intent = understood.intents.first().map(|i| i.pack_key());
+        if reply.needs_llm {
+            return Planned {
+                text: reply.text,
+                language: understood.language,
+                intent,
+                route: "fallback",
+                handoff: Some(("unanswered", false)),
+            };
+        }
+        Planned {
+            text: reply.text,
+            language: understood.language,
+            intent,
+            route: reply.route.as_str(),
+            handoff: reply.handoff.map(|h| (handoff_reason(h.reason), h.urgent)),
+        }
+    }
+}
+
+/// The `handoffs.reason` stored for each kind of handoff the router asks for.
+fn handoff_reason(reason: HandoffReason) -> &'static str {
+    match reason {
+        HandoffReason::Booking => "booking",
+        HandoffReason::Human => "human",
+        HandoffReason::Emergency => "emergency",
+    }
+}

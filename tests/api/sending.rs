@@ -1,0 +1,189 @@
+//! The sender: retries transient failures, gives up at once on permanent ones with a
+//! recorded reason, keeps one chat in order, and resumes its queue after a restart.
+
+use crate::helpers::*;
+use frontdesk::local_gateway::{LocalGateway, Scripted};
+use serde_json::json;
+use std::time::Duration;
+
+fn fixture_json(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(name)).unwrap()
+}
+
+async fn outbox_settled(app: &TestApp) {
+    for _ in 0..200 {
+        if app.count("SELECT count(*) FROM send_outbox WHERE status = 'pending'") == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("outbox never settled");
+}
+
+#[tokio::test]
+async fn a_gateway_answering_500_500_then_201_gets_one_delivery() {
+    let app = spawn_app().await;
+    let error = fixture_json("evolution_send_text_error_500_connection_closed.json");
+    app.gateway.script([
+        Scripted::Respond(500, error.clone()),
+        Scripted::Respond(500, error),
+    ]);
+    let r = app
+        .post_evolution(
+            &evolution_text("R1", "79990001122", "Сколько стоит пломба?"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(15)).await;
+    assert_eq!(sends.len(), 1);
+    assert_eq!(app.gateway.attempts(), 3);
+    outbox_settled(&app).await;
+    assert_eq!(app.count("SELECT attempts FROM send_outbox"), 3);
+    assert_eq!(
+        app.query_string("SELECT status FROM send_outbox")
+            .as_deref(),
+        Some("done")
+    );
+    assert_eq!(
+        app.query_string("SELECT status FROM whatsapp_messages WHERE direction = 'outbound'")
+            .as_deref(),
+        Some("sent")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.gateway.sends().len(), 1, "delivered once");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn not_on_whatsapp_is_not_retried_and_the_reason_is_recorded() {
+    let app = spawn_app().await;
+    app.gateway.script([Scripted::Respond(
+        400,
+        fixture_json("evolution_send_text_error_400_not_on_whatsapp.json"),
+    )]);
+    app.post_evolution(
+        &evolution_text("NW1", "79990005566", "Сколько стоит пломба?"),
+        Auth::Jwt,
+    )
+    .await;
+    outbox_settled(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.gateway.attempts(), 1, "no retry on a permanent 400");
+    assert_eq!(
+        app.query_string("SELECT status FROM send_outbox")
+            .as_deref(),
+        Some("failed")
+    );
+    let reason = app
+        .query_string("SELECT status_reason FROM whatsapp_messages WHERE direction = 'outbound'")
+        .unwrap();
+    assert_eq!(reason, "recipient is not on WhatsApp");
+    assert!(
+        !reason.contains("79990005566"),
+        "no phone number in the recorded reason"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_instance_and_unauthorised_are_permanent_with_their_reasons() {
+    let app = spawn_app().await;
+    app.gateway.script([
+        Scripted::Respond(
+            404,
+            fixture_json("evolution_send_text_error_404_instance.json"),
+        ),
+        Scripted::Respond(401, fixture_json("evolution_send_text_error_401.json")),
+    ]);
+    app.post_evolution(
+        &evolution_text("P1", "79990000001", "Сколько стоит пломба?"),
+        Auth::Jwt,
+    )
+    .await;
+    app.post_evolution(
+        &evolution_text("P2", "79990000002", "Сколько стоит пломба?"),
+        Auth::Jwt,
+    )
+    .await;
+    outbox_settled(&app).await;
+    assert_eq!(app.gateway.attempts(), 2);
+    let reasons: Vec<String> = {
+        let c = app.sqlite();
+        let mut stmt = c.prepare("SELECT status_reason FROM whatsapp_messages WHERE direction = 'outbound' ORDER BY created_at").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(reasons[0].contains("no instance named"), "{reasons:?}");
+    assert!(reasons[1].contains("unauthorised"), "{reasons:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn queued_sends_go_out_after_a_restart() {
+    let app = spawn_app().await;
+    // The gateway is down: the reply is committed but cannot be delivered.
+    app.gateway.stop();
+    let r = app
+        .post_evolution(
+            &evolution_text("Q1", "79990001122", "Сколько стоит пломба?"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the patient's message is safe on disk regardless"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM send_outbox WHERE status = 'pending'"),
+        1
+    );
+
+    let gateway = LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
+        .await
+        .unwrap();
+    let app = app.restart(gateway).await;
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(10)).await;
+    assert_eq!(sends.len(), 1);
+    assert!(sends[0].text.contains('₽'), "{}", sends[0].text);
+    outbox_settled(&app).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_chats_replies_go_out_in_order_even_when_the_first_needs_retries() {
+    let app = spawn_app().await;
+    app.gateway.script([
+        Scripted::Respond(500, json!({"status": 500})),
+        Scripted::Respond(500, json!({"status": 500})),
+    ]);
+    let questions = [
+        "Сколько стоит пломба?",
+        "когда вы работаете?",
+        "где вы находитесь?",
+    ];
+    for (i, q) in questions.iter().enumerate() {
+        let r = app
+            .post_evolution(
+                &evolution_text(&format!("ORD{i}"), "79990001122", q),
+                Auth::Jwt,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let sends = app.gateway.wait_for_sends(3, Duration::from_secs(15)).await;
+    assert_eq!(sends.len(), 3);
+    // The gateway saw the replies in the order the questions were asked.
+    let hours_at = sends.iter().position(|s| s.text.contains("09:00")).unwrap();
+    let address_at = sends
+        .iter()
+        .position(|s| s.text.contains("Тверская"))
+        .unwrap();
+    assert!(sends[0].text.contains('₽'), "{:?}", sends[0].text);
+    assert!(hours_at < address_at);
+    app.shutdown().await;
+}

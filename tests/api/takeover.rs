@@ -1,0 +1,109 @@
+//! Staff typing in a chat from the clinic's phone silences the bot in that chat until they
+//! hand it back or the quiet period passes.
+
+use crate::helpers::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn after_staff_type_on_the_phone_the_bot_stays_silent_in_that_chat() {
+    let app = spawn_app().await;
+    let r = app
+        .post_evolution(
+            &fixture("evolution_messages_upsert_from_me.json"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post_evolution(
+            &evolution_text("H1", "79990001122", "Сколько стоит пломба?"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        app.gateway.sends().is_empty(),
+        "the bot answered a chat staff took over"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'inbound'"),
+        1,
+        "still stored"
+    );
+    // Another chat is unaffected.
+    assert!(
+        app.ask("79990007777", "Сколько стоит пломба?")
+            .await
+            .contains('₽')
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_bot_returns_when_the_quiet_period_passes() {
+    let app = spawn_app().await;
+    app.post_evolution(
+        &fixture("evolution_messages_upsert_from_me.json"),
+        Auth::Jwt,
+    )
+    .await;
+    app.clock.advance(chrono::Duration::minutes(121));
+    assert!(
+        app.ask("79990001122", "Сколько стоит пломба?")
+            .await
+            .contains('₽')
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn staff_hand_the_chat_back_with_the_keyword() {
+    let app = spawn_app().await;
+    app.post_evolution(
+        &fixture("evolution_messages_upsert_from_me.json"),
+        Auth::Jwt,
+    )
+    .await;
+    let mut handback: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
+    handback["data"]["key"]["id"] = "HANDBACK1".into();
+    handback["data"]["message"]["conversation"] = "#bot".into();
+    assert_eq!(
+        app.post_evolution(&serde_json::to_vec(&handback).unwrap(), Auth::Jwt)
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        app.ask("79990001122", "Сколько стоит пломба?")
+            .await
+            .contains('₽')
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_echo_of_our_own_send_is_not_mistaken_for_staff() {
+    let app = spawn_app().await;
+    app.ask("79990001122", "Сколько стоит пломба?").await;
+    let sent = app.gateway.sends()[0].clone();
+    // Evolution reports our own send back as a fromMe upsert with the id it gave us.
+    let mut echo: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
+    echo["data"]["key"]["id"] = sent.provider_message_id.clone().into();
+    echo["data"]["message"]["conversation"] = sent.text.clone().into();
+    assert_eq!(
+        app.post_evolution(&serde_json::to_vec(&echo).unwrap(), Auth::Jwt)
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        app.ask("79990001122", "когда вы работаете?")
+            .await
+            .contains("09:00"),
+        "bot still answers"
+    );
+    app.shutdown().await;
+}

@@ -1,0 +1,209 @@
+//! What the webhook does with what it is given: every fixture, ignored kinds, size limits,
+//! malformed bodies, duplicates.
+
+use crate::helpers::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn every_evolution_fixture_gets_the_expected_outcome() {
+    let app = spawn_app().await;
+    // (fixture, stored message rows it adds, replies it causes)
+    let cases = [
+        ("evolution_messages_upsert_text.json", 2, 1),
+        ("evolution_messages_upsert_lid.json", 2, 1),
+        ("evolution_messages_upsert_extended_text.json", 2, 1),
+        ("evolution_messages_upsert_image.json", 2, 1),
+        ("evolution_messages_upsert_audio.json", 2, 1),
+        ("evolution_messages_upsert_group.json", 0, 0),
+        ("evolution_connection_update.json", 0, 0),
+        ("evolution_send_message_echo.json", 0, 0),
+        ("evolution_messages_update_status.json", 0, 0),
+        ("evolution_messages_upsert_from_me.json", 1, 0),
+    ];
+    let (mut rows, mut replies) = (0, 0);
+    for (name, add_rows, add_replies) in cases {
+        let r = app.post_evolution(&fixture(name), Auth::Jwt).await;
+        assert_eq!(r.status(), 200, "{name}: {}", r.text().await.unwrap());
+        rows += add_rows;
+        replies += add_replies;
+        assert_eq!(
+            app.count("SELECT count(*) FROM whatsapp_messages"),
+            rows,
+            "{name}"
+        );
+        assert_eq!(app.sends_settled(replies).await.len(), replies, "{name}");
+    }
+    // The lid chat was answered at the phone number from remoteJidAlt.
+    assert!(
+        app.gateway
+            .sends()
+            .iter()
+            .all(|s| s.number == "79990001122")
+    );
+    // Media without text got the media template, never silence.
+    let audio_reply = &app.gateway.sends()[4].text;
+    assert!(!audio_reply.is_empty());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn ignored_kinds_are_200_and_store_nothing() {
+    let app = spawn_app().await;
+    let kinds = [
+        fixture("evolution_messages_upsert_group.json"),
+        fixture("evolution_connection_update.json"),
+        fixture("evolution_send_message_echo.json"),
+        br#"{"event":"messages.upsert","instance":"clinic-main","data":{"key":{"remoteJid":"status@broadcast","id":"S1"},"message":{"conversation":"story"}}}"#.to_vec(),
+        br#"{"event":"messages.upsert","instance":"clinic-main","data":{"key":{"remoteJid":"120363@newsletter","id":"N1"},"message":{"conversation":"news"}}}"#.to_vec(),
+        br#"{"event":"presence.update","instance":"clinic-main","data":{}}"#.to_vec(),
+    ];
+    for body in kinds {
+        assert_eq!(app.post_evolution(&body, Auth::Jwt).await.status(), 200);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM whatsapp_messages"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.gateway.sends().is_empty());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_1_mb_body_is_accepted_and_one_past_the_limit_is_413() {
+    let app = spawn_app().await;
+    let mut body: serde_json::Value = serde_json::from_slice(&evolution_text(
+        "BIG1",
+        "79990001122",
+        "Сколько стоит пломба?",
+    ))
+    .unwrap();
+    let base = serde_json::to_vec(&body).unwrap().len();
+    body["padding"] = "x".repeat(1_000_000 - base - 14).into();
+    let one_mb = serde_json::to_vec(&body).unwrap();
+    assert!(
+        (999_000..=1_000_000).contains(&one_mb.len()),
+        "{}",
+        one_mb.len()
+    );
+    assert_eq!(app.post_evolution(&one_mb, Auth::Jwt).await.status(), 200);
+
+    body["padding"] = "x".repeat(1_100_000).into();
+    body["data"]["key"]["id"] = "BIG2".into();
+    let too_big = serde_json::to_vec(&body).unwrap();
+    assert_eq!(app.post_evolution(&too_big, Auth::Jwt).await.status(), 413);
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'inbound'"),
+        1
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_and_store_nothing() {
+    let app = spawn_app().await;
+    for body in [
+        &b"{not json"[..],
+        b"[]",
+        br#"{"event":"messages.upsert","instance":"clinic-main","data":{"message":{"conversation":"no key"}}}"#,
+        br#"{"instance":"clinic-main","data":{}}"#,
+    ] {
+        let r = app.post_evolution(body, Auth::Jwt).await;
+        assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(body));
+    }
+    assert_eq!(
+        app.post_cloud(
+            b"{\"entry\":1}",
+            Some(&frontdesk::crypto::webhook::sign_body(
+                CLOUD_APP_SECRET.as_bytes(),
+                b"{\"entry\":1}"
+            ))
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(app.count("SELECT count(*) FROM whatsapp_messages"), 0);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn ten_concurrent_deliveries_of_one_message_store_it_once_and_answer_once() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let body = evolution_text("DUP1", "79990001122", "Сколько стоит пломба?");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (app, body) = (app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            app.post_evolution(&body, Auth::Jwt).await.status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    // And once more, later, as a gateway retry would.
+    assert_eq!(app.post_evolution(&body, Auth::Jwt).await.status(), 200);
+    assert_eq!(app.sends_settled(1).await.len(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'inbound'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'outbound'"),
+        1
+    );
+    let app = std::sync::Arc::into_inner(app).unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_by_events_url_suffix_is_accepted() {
+    let app = spawn_app().await;
+    let r = app
+        .post_evolution_to(
+            "/webhooks/evolution/messages-upsert",
+            &fixture("evolution_messages_upsert_text.json"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.sends_settled(1).await.len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_status_receipt_updates_our_sent_message_and_never_reaches_the_router() {
+    let app = spawn_app().await;
+    app.ask("79990001122", "Сколько стоит пломба?").await;
+    let sent = app.gateway.sends()[0].provider_message_id.clone();
+    // Wait for the sender to record the gateway's id.
+    for _ in 0..100 {
+        if app.count(&format!(
+            "SELECT count(*) FROM whatsapp_messages WHERE provider_message_id = '{sent}'"
+        )) == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut receipt: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_update_status.json")).unwrap();
+    receipt["data"]["keyId"] = sent.clone().into();
+    assert_eq!(
+        app.post_evolution(&serde_json::to_vec(&receipt).unwrap(), Auth::Jwt)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.query_string(&format!(
+            "SELECT status FROM whatsapp_messages WHERE provider_message_id = '{sent}'"
+        ))
+        .as_deref(),
+        Some("read")
+    );
+    assert_eq!(
+        app.sends_settled(1).await.len(),
+        1,
+        "a receipt is not answered"
+    );
+    app.shutdown().await;
+}
