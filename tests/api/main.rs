@@ -7,8 +7,11 @@ mod helpers;
 
 mod audit_tampering;
 mod cli_refusals;
+mod demo_bench;
 mod health;
 mod phi;
+mod prices_cli;
+mod replies;
 mod sending;
 mod smoke;
 mod takeover;

@@ -1,0 +1,51 @@
+//! The two commands a new user runs first: `frontdesk demo` answers in the terminal, and
+//! `frontdesk bench` produces its JSON report with nothing lost or answered twice.
+
+use crate::helpers::{BIN, OutputText};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+fn the_demo_answers_a_price_question_typed_in_the_terminal() {
+    let mut child = Command::new(BIN)
+        .arg("demo")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("Сколько стоит пломба световая?\nhow much is teeth whitening?\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let text = out.stdout_text();
+    assert!(text.contains("X-Webhook-Secret"), "prints a curl example:\n{text}");
+    assert!(text.contains("bot (") && text.contains(" ms)> "), "{text}");
+    assert!(text.contains("4 500 ₽") || text.contains("4\u{a0}500 ₽"), "{text}");
+    assert!(text.contains("18,000"), "{text}");
+}
+
+#[test]
+fn a_short_bench_run_reports_figures_and_loses_nothing() {
+    let out = Command::new(BIN)
+        .args(["bench", "--rate", "50", "--seconds", "1", "--concurrency", "4", "--messages", "200"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["correctness"]["lost"], 0, "{report}");
+    assert_eq!(report["correctness"]["answered_twice"], 0, "{report}");
+    assert_eq!(report["correctness"]["replies"], 200, "{report}");
+    assert_eq!(report["fixed_rate"]["answered"], 50, "{report}");
+    assert_eq!(report["fast_path"]["max_remote_calls_before_send"], 0, "{report}");
+    assert!(report["throughput"]["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(report["fixed_rate"]["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{report}");
+}
