@@ -4,6 +4,7 @@
 //! Languages are data (`lang/*.toml`, embedded); see `pack.rs` for what a pack holds.
 
 mod detect;
+mod edit_distance;
 mod error;
 mod hours;
 mod intent;
