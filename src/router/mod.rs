@@ -11,6 +11,7 @@ mod intent;
 pub(crate) mod pack;
 mod price_index;
 mod price_match;
+mod price_text;
 mod reply;
 mod template;
 mod text;
@@ -109,6 +110,11 @@ impl Router {
     /// Language codes, sorted: `["en", "es", "ru"]`.
     pub fn languages(&self) -> Vec<&str> {
         self.packs.iter().map(|p| p.code.as_str()).collect()
+    }
+
+    /// The language's own name ("Русский"), for settings screens.
+    pub fn language_name(&self, code: &str) -> Option<&str> {
+        self.pack(code).map(|p| p.name.as_str())
     }
 
     pub fn has_language(&self, code: &str) -> bool {

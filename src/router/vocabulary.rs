@@ -12,7 +12,6 @@ use super::edit_distance::{MAX_TOLERANCE, Spelling, is_typo_of};
 /// One word, stemmed by one language's stemmer, with both spellings ready for typo checks.
 #[derive(Debug, Clone)]
 pub struct Term {
-    pub raw: String,
     pub stem: String,
     raw_spelling: Spelling,
     stem_spelling: Spelling,
@@ -25,7 +24,6 @@ impl Term {
         Term {
             raw_spelling: Spelling::new(word),
             stem_spelling: Spelling::new(&stem),
-            raw: word.to_string(),
             stem,
         }
     }

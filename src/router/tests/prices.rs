@@ -248,3 +248,27 @@ fn the_demo_price_list_is_realistic_and_makes_filling_ambiguous() {
         .filter(|s| s.aliases.iter().any(|a| a == "пломба"));
     assert_eq!(fillings.count(), 2);
 }
+
+#[test]
+fn a_long_message_saying_more_than_a_price_question_goes_to_the_llm() {
+    let text = "сколько стоит поставить пломбу ребенку пяти лет после падения с велосипеда";
+    assert!(ask(text).has(Intent::Unknown));
+    assert!(answer(text).needs_llm);
+}
+
+#[test]
+fn the_price_index_tells_a_services_name_and_price() {
+    assert_eq!(PRICES.len(), demo_services().len());
+    assert_eq!(
+        PRICES.service("THER-ANES"),
+        Some(("Анестезия карпульная", 85050, "RUB"))
+    );
+    assert_eq!(PRICES.service("nope"), None);
+}
+
+#[test]
+fn the_router_and_price_index_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Router>();
+    shareable::<crate::router::PriceIndex>();
+}
