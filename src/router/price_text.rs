@@ -87,15 +87,15 @@ impl PriceText<'_> {
                 None => groups.push((&service.group, vec![service])),
             }
         }
-        let mut items = String::new();
-        let mut shown = 0;
+        let (mut items, mut chars, mut shown) = (String::new(), 0, 0);
         'groups: for (_, members) in &groups {
             if !items.is_empty() {
                 items.push('\n');
             }
             for service in members {
                 let line = self.item(service);
-                if items.chars().count() + line.chars().count() > MAX_PRICE_LIST_CHARS {
+                chars += line.chars().count() + 1;
+                if chars > MAX_PRICE_LIST_CHARS {
                     break 'groups;
                 }
                 items.push_str(&line);

@@ -93,12 +93,13 @@ pub fn understand(
     let content_terms: Vec<&Term> = content.iter().map(|&i| &terms[i]).collect();
     let outcome = match_services(prices, &pack.code, &content_terms);
     let named = named_services(&outcome, prices);
-    let stray = content.len()
-        - if named.is_some() {
-            outcome.explained
-        } else {
-            0
-        };
+    let explained = if named.is_some() {
+        outcome.explained
+    } else {
+        0
+    };
+    // Content words neither an intent phrase nor the named service accounts for.
+    let stray = content.len() - explained;
 
     if named.is_some() && hits.has(Intent::PriceList) {
         hits.remove(Intent::PriceList);

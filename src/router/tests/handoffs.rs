@@ -182,3 +182,27 @@ fn what_a_patient_asked_for_is_not_shown_in_debug_output() {
     );
     assert!(!shown.contains("лечение"), "{shown}");
 }
+
+#[test]
+fn odd_inputs_never_panic_and_always_get_a_reply_to_send() {
+    let long = "пломба ".repeat(3000);
+    for text in [
+        "",
+        "   ",
+        "🦷🦷🦷",
+        "{price} {service}",
+        "مرحبا كم السعر",
+        "cu\u{301}anto cuesta",
+        "a\u{200d}b\u{200b}c",
+        "ПЛОМБА!!!???",
+        "123 456 789",
+        long.as_str(),
+    ] {
+        let reply = answer(text);
+        assert!(!reply.text.trim().is_empty(), "{text:?}");
+        assert!(
+            !reply.text.contains('{'),
+            "no template placeholder is left: {text:?}"
+        );
+    }
+}
