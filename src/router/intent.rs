@@ -139,3 +139,70 @@ fn place_phrase(terms: &[u32], known: &[Vec<u32>], used: &[bool], chosen: &mut V
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::pack::BUILTIN;
+    use crate::router::text::words;
+
+    fn intents_in(code: &str, text: &str) -> IntentHits {
+        let (file, toml) = BUILTIN.iter().find(|(f, _)| f.starts_with(code)).unwrap();
+        let pack = LanguagePack::parse(file, toml).unwrap();
+        let terms: Vec<Term> = words(text)
+            .iter()
+            .map(|w| Term::new(w, &pack.stemmer))
+            .collect();
+        find_intents(&pack, &terms)
+    }
+
+    #[test]
+    fn longer_phrases_claim_their_words_before_shorter_ones() {
+        // "до скольки" (hours) shares its stem with "сколько" (price).
+        assert_eq!(
+            intents_in("ru", "до скольки открыты").intents,
+            vec![Intent::Hours]
+        );
+        assert_eq!(
+            intents_in("en", "price list").intents,
+            vec![Intent::PriceList]
+        );
+    }
+
+    #[test]
+    fn phrase_words_may_be_a_little_apart_and_in_another_order() {
+        assert_eq!(
+            intents_in("ru", "какие у вас цены").intents,
+            vec![Intent::PriceList]
+        );
+        assert_eq!(
+            intents_in("ru", "пломба сколько стоит").intents,
+            vec![Intent::Price]
+        );
+    }
+
+    #[test]
+    fn phrase_words_too_far_apart_do_not_make_the_phrase() {
+        let hits = intents_in("ru", "какие врачи у вас принимают, и цены");
+        assert!(!hits.has(Intent::PriceList), "{:?}", hits.intents);
+    }
+
+    #[test]
+    fn words_used_by_a_phrase_are_marked_and_others_are_not() {
+        let hits = intents_in("ru", "сколько стоит пломба");
+        assert_eq!(hits.used, vec![true, true, false]);
+    }
+
+    #[test]
+    fn every_intent_of_a_message_is_found() {
+        let hits = intents_in("en", "hi, what are your opening hours and address? thanks");
+        for intent in [
+            Intent::Greeting,
+            Intent::Hours,
+            Intent::Address,
+            Intent::Thanks,
+        ] {
+            assert!(hits.has(intent), "{intent:?} in {:?}", hits.intents);
+        }
+    }
+}

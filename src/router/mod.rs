@@ -4,12 +4,14 @@
 //! Languages are data (`lang/*.toml`, embedded); see `pack.rs` for what a pack holds.
 
 mod detect;
+mod edit_distance;
 mod error;
 mod hours;
 mod intent;
 pub(crate) mod pack;
 mod price_index;
 mod price_match;
+mod price_text;
 mod reply;
 mod template;
 mod text;
@@ -108,6 +110,11 @@ impl Router {
     /// Language codes, sorted: `["en", "es", "ru"]`.
     pub fn languages(&self) -> Vec<&str> {
         self.packs.iter().map(|p| p.code.as_str()).collect()
+    }
+
+    /// The language's own name ("Русский"), for settings screens.
+    pub fn language_name(&self, code: &str) -> Option<&str> {
+        self.pack(code).map(|p| p.name.as_str())
     }
 
     pub fn has_language(&self, code: &str) -> bool {

@@ -46,13 +46,13 @@ pub struct LanguageTerms {
 /// The price list, ready for `Router::understand` and `Router::reply`.
 #[derive(Debug)]
 pub struct PriceIndex {
-    pub services: Vec<PricedService>,
-    pub phrases: Vec<ServicePhrase>,
-    pub languages: Vec<LanguageTerms>,
+    pub(crate) services: Vec<PricedService>,
+    pub(crate) phrases: Vec<ServicePhrase>,
+    pub(crate) languages: Vec<LanguageTerms>,
 }
 
 impl PriceIndex {
-    pub fn build(packs: &[LanguagePack], services: &[Service]) -> PriceIndex {
+    pub(crate) fn build(packs: &[LanguagePack], services: &[Service]) -> PriceIndex {
         let stopwords: HashSet<&str> = packs
             .iter()
             .flat_map(|p| p.stopwords.iter().map(String::as_str))
@@ -96,12 +96,25 @@ impl PriceIndex {
         }
     }
 
-    pub fn language(&self, code: &str) -> Option<&LanguageTerms> {
+    pub(crate) fn language(&self, code: &str) -> Option<&LanguageTerms> {
         self.languages.iter().find(|l| l.code == code)
+    }
+
+    /// Number of services indexed.
+    pub fn len(&self) -> usize {
+        self.services.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.services.is_empty()
+    }
+
+    /// Name and price (minor units, currency) of the service with this id.
+    pub fn service(&self, id: &str) -> Option<(&str, i64, &str)> {
+        self.services
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| (s.name.as_str(), s.price_minor, s.currency.as_str()))
     }
 }
 

@@ -8,15 +8,11 @@ use chrono::{DateTime, Utc};
 use super::hours::hours_text;
 use super::intent::Intent;
 use super::pack::LanguagePack;
-use super::price_index::{PriceIndex, PricedService};
+use super::price_index::PriceIndex;
+use super::price_text::PriceText;
 use super::template::fill;
-use super::understand::{PriceMatch, Understanding};
+use super::understand::Understanding;
 use crate::domain::clinic::ClinicFacts;
-
-/// Candidates listed for an ambiguous price question.
-const MAX_CANDIDATES: usize = 6;
-/// The full price list is cut to stay a readable WhatsApp message (the hard limit is 4096).
-const MAX_PRICE_LIST_CHARS: usize = 1800;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -76,28 +72,12 @@ pub struct Handoff {
 struct Context<'a> {
     pack: &'a LanguagePack,
     clinic: &'a ClinicFacts,
-    prices: &'a PriceIndex,
+    prices: PriceText<'a>,
 }
 
 impl Context<'_> {
     fn say(&self, key: &str, vars: &[(&str, &str)]) -> String {
         fill(self.pack.template(key).unwrap_or_default(), vars)
-    }
-
-    fn price_of(&self, service: &PricedService) -> String {
-        self.pack
-            .money
-            .format(service.price_minor, &service.currency)
-    }
-
-    fn item(&self, service: &PricedService) -> String {
-        self.say(
-            "price_item",
-            &[
-                ("service", &service.name),
-                ("price", &self.price_of(service)),
-            ],
-        )
     }
 
     fn unanswered(&self) -> Reply {
@@ -120,7 +100,7 @@ pub fn compose(
     let cx = Context {
         pack,
         clinic,
-        prices,
+        prices: PriceText { pack, prices },
     };
     let handoff = |reason, urgent, route, text: String| Reply {
         text,
@@ -140,7 +120,7 @@ pub fn compose(
         }
         Intent::Booking => {
             let booking = cx.say("booking", &[]);
-            let text = match price_section(&cx, &u.price) {
+            let text = match cx.prices.answer(&u.price) {
                 Some(price) if u.has(Intent::Price) => format!("{price}\n\n{booking}"),
                 _ => booking,
             };
@@ -161,10 +141,8 @@ pub fn compose(
     let mut route = None;
     for (intent, intent_route) in questions.into_iter().filter(|(i, _)| u.has(*i)) {
         let section = match intent {
-            Intent::Price => {
-                price_section(&cx, &u.price).map(|text| invite_to_book(&cx, &u.price, text))
-            }
-            Intent::PriceList => price_list_section(&cx),
+            Intent::Price => cx.prices.answer_inviting_to_book(&u.price),
+            Intent::PriceList => cx.prices.whole_list(),
             Intent::Hours => hours_text(pack, &clinic.hours, clinic.timezone, now),
             _ => address_section(&cx),
         };
@@ -193,14 +171,6 @@ pub fn compose(
     }
 }
 
-/// Adds "Would you like to book?" after a single price, when no booking is under way.
-fn invite_to_book(cx: &Context<'_>, price: &PriceMatch, text: String) -> String {
-    match price {
-        PriceMatch::One(_) => format!("{text} {}", cx.say("price_invite", &[])),
-        _ => text,
-    }
-}
-
 /// Puts the pack's short greeting before an answer when the patient greeted first.
 fn with_greeting(cx: &Context<'_>, u: &Understanding, text: String) -> String {
     if !u.has(Intent::Greeting) {
@@ -209,69 +179,6 @@ fn with_greeting(cx: &Context<'_>, u: &Understanding, text: String) -> String {
     let hello = cx.say("greeting_prefix", &[]);
     let joiner = if text.contains('\n') { "\n" } else { " " };
     format!("{hello}{joiner}{text}")
-}
-
-fn price_section(cx: &Context<'_>, price: &PriceMatch) -> Option<String> {
-    let find = |id: &str| cx.prices.services.iter().find(|s| s.id == id);
-    match price {
-        PriceMatch::One(id) => {
-            let service = find(id)?;
-            Some(cx.say(
-                "price_one",
-                &[("service", &service.name), ("price", &cx.price_of(service))],
-            ))
-        }
-        PriceMatch::Ambiguous(ids) => {
-            let items: Vec<String> = ids
-                .iter()
-                .filter_map(|id| find(id))
-                .take(MAX_CANDIDATES)
-                .map(|s| cx.item(s))
-                .collect();
-            (!items.is_empty()).then(|| cx.say("price_many", &[("items", &items.join("\n"))]))
-        }
-        PriceMatch::NotOffered(asked) => Some(cx.say("price_not_offered", &[("service", asked)])),
-        PriceMatch::None if cx.prices.is_empty() => None,
-        PriceMatch::None => Some(cx.say("price_ask_which", &[])),
-    }
-}
-
-/// The whole list, services with the same code prefix together, cut to a readable length.
-fn price_list_section(cx: &Context<'_>) -> Option<String> {
-    if cx.prices.is_empty() {
-        return None;
-    }
-    let mut groups: Vec<(&str, Vec<&PricedService>)> = Vec::new();
-    for service in &cx.prices.services {
-        match groups.iter_mut().find(|(g, _)| *g == service.group) {
-            Some((_, members)) => members.push(service),
-            None => groups.push((&service.group, vec![service])),
-        }
-    }
-    let total = cx.prices.services.len();
-    let mut items = String::new();
-    let mut shown = 0;
-    'groups: for (_, members) in &groups {
-        if !items.is_empty() {
-            items.push('\n');
-        }
-        for service in members {
-            let line = cx.item(service);
-            if items.chars().count() + line.chars().count() > MAX_PRICE_LIST_CHARS {
-                break 'groups;
-            }
-            items.push_str(&line);
-            items.push('\n');
-            shown += 1;
-        }
-    }
-    let mut items = items.trim_end().to_string();
-    if shown < total {
-        let more = (total - shown).to_string();
-        items.push_str("\n\n");
-        items.push_str(&cx.say("price_list_more", &[("count", &more)]));
-    }
-    Some(cx.say("price_list", &[("items", &items)]))
 }
 
 fn address_section(cx: &Context<'_>) -> Option<String> {

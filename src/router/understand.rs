@@ -19,6 +19,9 @@ const MAX_WORDS: usize = 120;
 /// Words a bare service mention may carry besides the service ("а чистка?") and still be
 /// taken as a price question.
 const MAX_STRAY_WORDS_FOR_BARE_SERVICE: usize = 1;
+/// More words than this that no phrase or service explains means the message says more than
+/// the fast path understood: it goes to the LLM (handoffs still go to staff).
+const MAX_STRAY_WORDS_FOR_FAST_ANSWER: usize = 3;
 
 /// The price-list part of a message.
 #[derive(Clone, PartialEq, Eq)]
@@ -90,12 +93,13 @@ pub fn understand(
     let content_terms: Vec<&Term> = content.iter().map(|&i| &terms[i]).collect();
     let outcome = match_services(prices, &pack.code, &content_terms);
     let named = named_services(&outcome, prices);
-    let stray = content.len()
-        - if named.is_some() {
-            outcome.explained
-        } else {
-            0
-        };
+    let explained = if named.is_some() {
+        outcome.explained
+    } else {
+        0
+    };
+    // Content words neither an intent phrase nor the named service accounts for.
+    let stray = content.len() - explained;
 
     if named.is_some() && hits.has(Intent::PriceList) {
         hits.remove(Intent::PriceList);
@@ -122,7 +126,11 @@ pub fn understand(
         price = PriceMatch::None;
     }
     let mut intents = hits.intents;
-    if intents.iter().all(|i| i.is_courtesy()) && stray > MAX_STRAY_WORDS_FOR_BARE_SERVICE {
+    let only_courtesy = intents.iter().all(|i| i.is_courtesy());
+    let handoff = intents.iter().any(|i| i.is_handoff());
+    if (only_courtesy && stray > MAX_STRAY_WORDS_FOR_BARE_SERVICE)
+        || (!handoff && stray > MAX_STRAY_WORDS_FOR_FAST_ANSWER)
+    {
         intents.push(Intent::Unknown);
     }
     if intents.is_empty() {

@@ -1,48 +1,29 @@
 //! Words with their Snowball stems, and typo-tolerant lookup of a patient's word among them.
 //! A word matches exactly when the stems are equal, or as a typo when its spelling or its stem
-//! is within an edit distance that grows with word length (none for words under four letters).
-//! Building a vocabulary stems and splits every word once, so lookups allocate nothing.
+//! is a few edits away (see `edit_distance`). Building a vocabulary stems every word once and
+//! files it by length, so a typo search visits only words of nearby lengths.
 
 use std::collections::HashMap;
 
 use rust_stemmers::Stemmer;
 
-/// One word, stemmed by one language's stemmer, kept as chars for edit distance.
+use super::edit_distance::{MAX_TOLERANCE, Spelling, is_typo_of};
+
+/// One word, stemmed by one language's stemmer, with both spellings ready for typo checks.
 #[derive(Debug, Clone)]
 pub struct Term {
-    pub raw: String,
     pub stem: String,
-    raw_chars: Box<[char]>,
-    stem_chars: Box<[char]>,
-    raw_letters: u64,
-    stem_letters: u64,
-}
-
-/// A 64-bit set of the letters in a word (hashed by code point). Each letter one word has and
-/// the other lacks costs at least one edit, so comparing these sets rules most pairs out
-/// before any edit distance is computed.
-fn letter_set(chars: &[char]) -> u64 {
-    chars
-        .iter()
-        .fold(0, |set, &c| set | 1u64 << (c as u32 % 64))
-}
-
-fn letters_allow(a: u64, b: u64, max: usize) -> bool {
-    (a & !b).count_ones() as usize <= max && (b & !a).count_ones() as usize <= max
+    raw_spelling: Spelling,
+    stem_spelling: Spelling,
 }
 
 impl Term {
     /// `word` must already be normalised (see `text::normalize`).
     pub fn new(word: &str, stemmer: &Stemmer) -> Term {
         let stem = stemmer.stem(word).into_owned();
-        let raw_chars: Box<[char]> = word.chars().collect();
-        let stem_chars: Box<[char]> = stem.chars().collect();
         Term {
-            raw: word.to_string(),
-            raw_letters: letter_set(&raw_chars),
-            stem_letters: letter_set(&stem_chars),
-            raw_chars,
-            stem_chars,
+            raw_spelling: Spelling::new(word),
+            stem_spelling: Spelling::new(&stem),
             stem,
         }
     }
@@ -55,82 +36,15 @@ pub enum Closeness {
     Exact = 2,
 }
 
-/// Edits tolerated between two words of these lengths: none under 4 letters or when both
-/// are 4 letters, one up to 8, two from 9 letters on.
-pub fn tolerance(shorter: usize, longer: usize) -> usize {
-    match (shorter, longer) {
-        (s, l) if s < 4 || l <= 4 => 0,
-        (s, _) if s < 9 => 1,
-        _ => 2,
-    }
-}
-
-const MAX_FUZZY_LEN: usize = 40;
-
-/// Optimal-string-alignment distance (a swap of neighbours counts once) is at most `max`.
-/// Only the diagonal band of width `2 * max + 1` is computed: cells outside it exceed `max`.
-pub fn within_edits(a: &[char], b: &[char], max: usize) -> bool {
-    if a.len().abs_diff(b.len()) > max {
-        return false;
-    }
-    if a.len() > MAX_FUZZY_LEN || b.len() > MAX_FUZZY_LEN || max > MAX_TOLERANCE {
-        return a == b;
-    }
-    let over = (max + 1) as u8;
-    let max = max as u8;
-    // Rows i-2, i-1 and i of the table, rotated instead of copied.
-    let mut rows = [[over; MAX_FUZZY_LEN + 1]; 3];
-    for (j, cell) in rows[1].iter_mut().enumerate() {
-        *cell = (j as u8).min(over);
-    }
-    for i in 1..=a.len() {
-        let [before, previous, current] = &mut rows;
-        current.fill(over);
-        current[0] = (i as u8).min(over);
-        let mut row_min = current[0];
-        for j in i.saturating_sub(max as usize).max(1)..=(i + max as usize).min(b.len()) {
-            let cost = u8::from(a[i - 1] != b[j - 1]);
-            let mut best = (previous[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(previous[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(before[j - 2] + 1);
-            }
-            current[j] = best.min(over);
-            row_min = row_min.min(current[j]);
-        }
-        if row_min > max {
-            return false;
-        }
-        rows.rotate_left(1);
-    }
-    rows[1][b.len()] <= max
-}
-
-/// Whether `word` (from a patient) is `known`, exactly or with a small typo.
+/// Whether `word` (from a patient) is `known`: the same stem, or a small typo in the
+/// spelling or in the stem ("пломаб" ~ "пломба", "filing" ~ "filling").
 pub fn closeness(word: &Term, known: &Term) -> Option<Closeness> {
     if word.stem == known.stem {
         return Some(Closeness::Exact);
     }
-    let close = |a: &[char], b: &[char], a_letters: u64, b_letters: u64| {
-        let tol = tolerance(a.len().min(b.len()), a.len().max(b.len()));
-        tol > 0 && letters_allow(a_letters, b_letters, tol) && within_edits(a, b, tol)
-    };
-    let raw = close(
-        &word.raw_chars,
-        &known.raw_chars,
-        word.raw_letters,
-        known.raw_letters,
-    );
-    let stem = || {
-        close(
-            &word.stem_chars,
-            &known.stem_chars,
-            word.stem_letters,
-            known.stem_letters,
-        )
-    };
-    (raw || stem()).then_some(Closeness::Typo)
+    (is_typo_of(&word.raw_spelling, &known.raw_spelling)
+        || is_typo_of(&word.stem_spelling, &known.stem_spelling))
+    .then_some(Closeness::Typo)
 }
 
 /// Ids in the buckets of lengths within `MAX_TOLERANCE` of `len`.
@@ -151,9 +65,6 @@ pub struct Vocabulary {
     by_stem_len: Vec<Vec<u32>>,
 }
 
-/// The most edits any pair of words is allowed (see `tolerance`).
-const MAX_TOLERANCE: usize = 2;
-
 impl Vocabulary {
     /// Adds a normalised word (once) and returns its id.
     pub fn insert(&mut self, word: &str, stemmer: &Stemmer) -> u32 {
@@ -164,8 +75,8 @@ impl Vocabulary {
         let term = Term::new(word, stemmer);
         self.by_stem.entry(term.stem.clone()).or_default().push(id);
         for (buckets, len) in [
-            (&mut self.by_raw_len, term.raw_chars.len()),
-            (&mut self.by_stem_len, term.stem_chars.len()),
+            (&mut self.by_raw_len, term.raw_spelling.len()),
+            (&mut self.by_stem_len, term.stem_spelling.len()),
         ] {
             if buckets.len() <= len {
                 buckets.resize(len + 1, Vec::new());
@@ -204,12 +115,12 @@ impl Vocabulary {
             out.extend(exact.iter().map(|&id| (id, Closeness::Exact)));
             return;
         }
-        let (raw_len, stem_len) = (word.raw_chars.len(), word.stem_chars.len());
+        let (raw_len, stem_len) = (word.raw_spelling.len(), word.stem_spelling.len());
         if raw_len.max(stem_len) < 4 {
             return;
         }
         let raw_near =
-            |id: u32| self.terms[id as usize].raw_chars.len().abs_diff(raw_len) <= MAX_TOLERANCE;
+            |id: u32| self.terms[id as usize].raw_spelling.len().abs_diff(raw_len) <= MAX_TOLERANCE;
         // Words near in spelling length, then those only near in stem length (not seen yet).
         let candidates = near(&self.by_raw_len, raw_len)
             .chain(near(&self.by_stem_len, stem_len).filter(|&id| !raw_near(id)));
@@ -226,21 +137,9 @@ mod tests {
     use super::*;
     use rust_stemmers::Algorithm;
 
-    fn chars(s: &str) -> Vec<char> {
-        s.chars().collect()
-    }
-
     fn close(a: &str, b: &str, algorithm: Algorithm) -> Option<Closeness> {
         let stemmer = Stemmer::create(algorithm);
         closeness(&Term::new(a, &stemmer), &Term::new(b, &stemmer))
-    }
-
-    #[test]
-    fn edit_distance_counts_a_swap_of_neighbours_as_one_edit() {
-        assert!(within_edits(&chars("пломаб"), &chars("пломба"), 1));
-        assert!(!within_edits(&chars("пломаб"), &chars("пломба"), 0));
-        assert!(within_edits(&chars("filing"), &chars("filling"), 1));
-        assert!(!within_edits(&chars("whitening"), &chars("cleaning"), 2));
     }
 
     #[test]
@@ -288,7 +187,6 @@ mod tests {
         assert_eq!(close("кт", "кп", Algorithm::Russian), None);
         assert_eq!(close("cap", "cat", Algorithm::English), None);
         assert_eq!(close("cara", "cura", Algorithm::Spanish), None);
-        assert_eq!(tolerance(3, 9), 0);
     }
 
     #[test]

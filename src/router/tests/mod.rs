@@ -2,7 +2,9 @@
 //! (`static/demo/prices.csv`) and a Moscow clinic open Mon–Fri 09–20, Sat 10–16.
 
 mod conversation;
+mod handoffs;
 mod language;
 mod packs;
+mod price_list;
 mod prices;
 mod support;

@@ -32,6 +32,7 @@ fn built_in_packs_are_english_spanish_and_russian_with_every_required_template()
     let router = Router::builtin();
     assert_eq!(router.languages(), ["en", "es", "ru"]);
     assert!(router.has_language("ru") && !router.has_language("pt"));
+    assert_eq!(router.language_name("es"), Some("Español"));
     for code in router.languages() {
         for key in REQUIRED_TEMPLATES {
             let text = router.template(code, key, &[]);

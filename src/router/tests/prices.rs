@@ -1,5 +1,5 @@
 //! Price questions: natural phrasings and typos in three languages, ambiguity, services the
-//! clinic does not offer, bare service names, and the whole price list.
+//! clinic does not offer, bare service names. The whole list is in `price_list.rs`.
 
 use super::support::*;
 use crate::domain::service::Service;
@@ -210,69 +210,6 @@ fn a_price_question_without_a_service_asks_which_and_offers_the_list() {
 }
 
 #[test]
-fn the_whole_price_list_is_sent_on_request_in_each_language() {
-    for (text, first) in [
-        ("прайс", "• Консультация стоматолога — 1 000 ₽"),
-        ("какие у вас цены", "Наши цены:"),
-        ("price list", "• Консультация стоматолога — 1,000 ₽"),
-        ("lista de precios", "• Консультация стоматолога — 1.000 ₽"),
-    ] {
-        let (u, reply) = (ask(text), answer(text));
-        assert_eq!(u.intents, vec![Intent::PriceList], "{text}");
-        assert_eq!(reply.route, Route::PriceList);
-        let shown = plain(&reply.text);
-        assert!(shown.contains(first), "{text}: {shown}");
-        assert!(
-            shown.contains("Фторирование зубов"),
-            "the demo list fits whole"
-        );
-        assert!(shown.chars().count() < 2500);
-    }
-}
-
-#[test]
-fn the_price_list_groups_services_by_code_prefix_with_blank_lines_between_groups() {
-    let text = plain(&answer("прайс").text);
-    let block_of = |name: &str| {
-        text.split("\n\n")
-            .position(|block| block.contains(name))
-            .unwrap()
-    };
-    assert_eq!(block_of("Пломба световая"), block_of("Лечение кариеса"));
-    assert_eq!(
-        block_of("Коронка металлокерамическая"),
-        block_of("Винир керамический")
-    );
-    assert_ne!(
-        block_of("Пломба световая"),
-        block_of("Удаление зуба простое")
-    );
-}
-
-#[test]
-fn a_long_price_list_is_cut_with_a_count_of_what_is_left() {
-    let services: Vec<Service> = (0..200)
-        .map(|i| Service {
-            id: format!("s{i}"),
-            code: format!("G{}-{i}", i / 10),
-            name: format!("Услуга номер {i} с довольно длинным названием"),
-            price_minor: 100_000 + i,
-            currency: "RUB".into(),
-            aliases: vec![],
-        })
-        .collect();
-    let prices = ROUTER.index_prices(&services);
-    let u = ROUTER.understand("прайс", None, "ru", &prices);
-    let reply = ROUTER.reply(&u, &clinic(), &prices, moscow(25, 12, 0));
-    assert!(
-        reply.text.chars().count() < 2200,
-        "{}",
-        reply.text.chars().count()
-    );
-    assert!(reply.text.contains("…и другие услуги ("), "{}", reply.text);
-}
-
-#[test]
 fn asking_the_prices_of_one_service_answers_that_service_not_the_whole_list() {
     let u = ask("какие цены на пломбы");
     assert_eq!((u.intents, u.price), (vec![Intent::Price], both_fillings()));
@@ -310,4 +247,28 @@ fn the_demo_price_list_is_realistic_and_makes_filling_ambiguous() {
         .iter()
         .filter(|s| s.aliases.iter().any(|a| a == "пломба"));
     assert_eq!(fillings.count(), 2);
+}
+
+#[test]
+fn a_long_message_saying_more_than_a_price_question_goes_to_the_llm() {
+    let text = "сколько стоит поставить пломбу ребенку пяти лет после падения с велосипеда";
+    assert!(ask(text).has(Intent::Unknown));
+    assert!(answer(text).needs_llm);
+}
+
+#[test]
+fn the_price_index_tells_a_services_name_and_price() {
+    assert_eq!(PRICES.len(), demo_services().len());
+    assert_eq!(
+        PRICES.service("THER-ANES"),
+        Some(("Анестезия карпульная", 85050, "RUB"))
+    );
+    assert_eq!(PRICES.service("nope"), None);
+}
+
+#[test]
+fn the_router_and_price_index_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Router>();
+    shareable::<crate::router::PriceIndex>();
 }

@@ -1,0 +1,208 @@
+//! Handoffs and the rest: "call a human", booking wishes, emergencies, thanks, and messages
+//! the fast path cannot answer, with the replies a patient would see.
+
+use super::support::*;
+use crate::router::{Handoff, HandoffReason, Intent, PriceMatch, Route};
+
+#[test]
+fn asking_for_a_person_hands_the_chat_to_staff() {
+    for text in [
+        "позовите администратора",
+        "хочу поговорить с человеком",
+        "talk to a human",
+        "hablar con una persona",
+    ] {
+        let reply = answer(text);
+        assert_eq!(ask(text).intents, vec![Intent::Human], "{text}");
+        assert_eq!(reply.route, Route::Human);
+        assert_eq!(
+            reply.handoff,
+            Some(Handoff {
+                reason: HandoffReason::Human,
+                urgent: false
+            })
+        );
+        assert!(!reply.needs_llm);
+    }
+    assert!(
+        answer("talk to a human")
+            .text
+            .contains("passing you to a colleague")
+    );
+}
+
+#[test]
+fn booking_wishes_go_to_staff_and_the_bot_never_confirms_a_time() {
+    for text in [
+        "хочу записаться на чистку",
+        "can I book an appointment tomorrow",
+        "quiero una cita",
+        "запишите меня на завтра в 10:00",
+    ] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Booking, "{text}");
+        assert_eq!(
+            reply.handoff,
+            Some(Handoff {
+                reason: HandoffReason::Booking,
+                urgent: false
+            })
+        );
+        assert!(
+            !reply.text.contains("10:00"),
+            "{text}: the bot never names a time"
+        );
+    }
+    assert_eq!(
+        ask("хочу записаться на чистку").price,
+        PriceMatch::One("HYG-CLEAN".into())
+    );
+    assert!(
+        answer("quiero una cita")
+            .text
+            .contains("confirmar una hora")
+    );
+}
+
+#[test]
+fn a_booking_that_also_asks_the_price_includes_the_price() {
+    let reply = answer("хочу записаться на чистку, сколько стоит?");
+    assert_eq!(reply.route, Route::Booking);
+    let text = plain(&reply.text);
+    assert!(
+        text.starts_with("Профессиональная чистка зубов — 5 500 ₽.\n\nСпасибо! Передали"),
+        "{text}"
+    );
+    assert!(!plain(&answer("хочу записаться на чистку").text).contains('₽'));
+}
+
+#[test]
+fn emergencies_are_handed_off_urgently_with_the_emergency_template_in_each_language() {
+    for text in [
+        "сильно болит зуб, щека опухла",
+        "срочно",
+        "после удаления идёт кровь",
+        "у ребенка высокая температура",
+        "urgent",
+        "severe pain and swelling",
+        "my tooth got knocked out",
+        "emergencia",
+        "tengo mucho dolor y fiebre",
+    ] {
+        let (u, reply) = (ask(text), answer(text));
+        assert_eq!(u.primary(), Intent::Emergency, "{text}");
+        assert_eq!(reply.route, Route::Emergency);
+        assert_eq!(
+            reply.handoff,
+            Some(Handoff {
+                reason: HandoffReason::Emergency,
+                urgent: true
+            })
+        );
+        assert!(reply.text.contains("112"), "{text}");
+    }
+}
+
+#[test]
+fn an_emergency_wins_over_every_other_intent_and_gets_no_price() {
+    let text = "Здравствуйте, сколько стоит удаление зуба? Сильное кровотечение";
+    assert_eq!(ask(text).primary(), Intent::Emergency);
+    let reply = answer(text);
+    assert!(!reply.text.contains('₽') && !reply.text.starts_with("Здравствуйте"));
+}
+
+#[test]
+fn thanks_get_a_short_polite_reply() {
+    for (text, start) in [
+        ("спасибо", "Пожалуйста!"),
+        ("thanks!", "You're welcome!"),
+        ("gracias", "¡De nada!"),
+    ] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Thanks, "{text}");
+        assert!(reply.text.starts_with(start));
+    }
+}
+
+#[test]
+fn anything_else_goes_to_the_llm_with_the_fallback_ready_in_the_patients_language() {
+    for (text, language) in [
+        ("есть ли у вас парковка?", "ru"),
+        ("Здравствуйте, можно ли после удаления пить кофе", "ru"),
+        ("hello, I have a question about my treatment plan", "en"),
+        ("ok", "ru"),
+    ] {
+        let (u, reply) = (ask(text), answer(text));
+        assert!(u.has(Intent::Unknown), "{text}: {:?}", u.intents);
+        assert!(reply.needs_llm && reply.handoff.is_none());
+        assert_eq!(reply.route, Route::Unanswered);
+        assert_eq!(reply.text, ROUTER.template(language, "fallback", &[]));
+    }
+}
+
+#[test]
+fn route_labels_for_metrics_are_stable() {
+    let labels: Vec<&str> = [
+        Route::Price,
+        Route::PriceList,
+        Route::Hours,
+        Route::Address,
+        Route::Greeting,
+        Route::Thanks,
+        Route::Booking,
+        Route::Human,
+        Route::Emergency,
+        Route::Unanswered,
+    ]
+    .iter()
+    .map(|r| r.as_str())
+    .collect();
+    assert_eq!(
+        labels,
+        [
+            "fast_price",
+            "fast_price_list",
+            "fast_hours",
+            "fast_address",
+            "fast_greeting",
+            "fast_thanks",
+            "fast_booking",
+            "fast_human",
+            "fast_emergency",
+            "unanswered"
+        ]
+    );
+}
+
+#[test]
+fn what_a_patient_asked_for_is_not_shown_in_debug_output() {
+    let shown = format!(
+        "{:?}",
+        PriceMatch::NotOffered("лечение чего-то личного".into())
+    );
+    assert!(!shown.contains("лечение"), "{shown}");
+}
+
+#[test]
+fn odd_inputs_never_panic_and_always_get_a_reply_to_send() {
+    let long = "пломба ".repeat(3000);
+    for text in [
+        "",
+        "   ",
+        "🦷🦷🦷",
+        "{price} {service}",
+        "مرحبا كم السعر",
+        "cu\u{301}anto cuesta",
+        "a\u{200d}b\u{200b}c",
+        "ПЛОМБА!!!???",
+        "123 456 789",
+        long.as_str(),
+    ] {
+        let reply = answer(text);
+        assert!(!reply.text.trim().is_empty(), "{text:?}");
+        assert!(
+            !reply.text.contains('{'),
+            "no template placeholder is left: {text:?}"
+        );
+    }
+}
