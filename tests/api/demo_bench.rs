@@ -25,16 +25,32 @@ fn the_demo_answers_a_price_question_typed_in_the_terminal() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", out.stderr_text());
     let text = out.stdout_text();
-    assert!(text.contains("X-Webhook-Secret"), "prints a curl example:\n{text}");
+    assert!(
+        text.contains("X-Webhook-Secret"),
+        "prints a curl example:\n{text}"
+    );
     assert!(text.contains("bot (") && text.contains(" ms)> "), "{text}");
-    assert!(text.contains("4 500 ₽") || text.contains("4\u{a0}500 ₽"), "{text}");
+    assert!(
+        text.contains("4 500 ₽") || text.contains("4\u{a0}500 ₽"),
+        "{text}"
+    );
     assert!(text.contains("18,000"), "{text}");
 }
 
 #[test]
 fn a_short_bench_run_reports_figures_and_loses_nothing() {
     let out = Command::new(BIN)
-        .args(["bench", "--rate", "50", "--seconds", "1", "--concurrency", "4", "--messages", "200"])
+        .args([
+            "bench",
+            "--rate",
+            "50",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "4",
+            "--messages",
+            "200",
+        ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .output()
@@ -45,7 +61,16 @@ fn a_short_bench_run_reports_figures_and_loses_nothing() {
     assert_eq!(report["correctness"]["answered_twice"], 0, "{report}");
     assert_eq!(report["correctness"]["replies"], 200, "{report}");
     assert_eq!(report["fixed_rate"]["answered"], 50, "{report}");
-    assert_eq!(report["fast_path"]["max_remote_calls_before_send"], 0, "{report}");
-    assert!(report["throughput"]["ratio"].as_f64().unwrap() > 0.0, "{report}");
-    assert!(report["fixed_rate"]["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{report}");
+    assert_eq!(
+        report["fast_path"]["max_remote_calls_before_send"], 0,
+        "{report}"
+    );
+    assert!(
+        report["throughput"]["ratio"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["fixed_rate"]["latency_ms"]["p99"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
 }

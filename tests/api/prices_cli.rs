@@ -15,8 +15,16 @@ fn initialised_cli() -> (tempfile::TempDir, Cli) {
 fn a_bad_row_is_reported_with_its_line_number_and_nothing_is_imported() {
     let (dir, cli) = initialised_cli();
     let good = dir.path().join("good.csv");
-    std::fs::write(&good, "code,name,price,currency,aliases\nFILL,Пломба,4500,RUB,пломба|filling\n").unwrap();
-    assert!(cli.run(&["prices", "import", good.to_str().unwrap()]).status.success());
+    std::fs::write(
+        &good,
+        "code,name,price,currency,aliases\nFILL,Пломба,4500,RUB,пломба|filling\n",
+    )
+    .unwrap();
+    assert!(
+        cli.run(&["prices", "import", good.to_str().unwrap()])
+            .status
+            .success()
+    );
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(
@@ -27,10 +35,16 @@ fn a_bad_row_is_reported_with_its_line_number_and_nothing_is_imported() {
     let out = cli.run(&["prices", "import", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = out.stderr_text();
-    assert!(err.contains("line 3: price") && err.contains("line 4: name is empty"), "{err}");
+    assert!(
+        err.contains("line 3: price") && err.contains("line 4: name is empty"),
+        "{err}"
+    );
     assert!(err.contains("nothing imported"), "{err}");
     let list = cli.run(&["prices", "list"]).stdout_text();
-    assert!(list.contains("4 500 ₽") && !list.contains("9 999"), "{list}");
+    assert!(
+        list.contains("4 500 ₽") && !list.contains("9 999"),
+        "{list}"
+    );
 }
 
 #[test]
@@ -42,14 +56,23 @@ fn import_then_list_shows_the_price_list() {
     assert!(out.status.success(), "{}", out.stderr_text());
     assert!(out.stdout_text().contains("added"), "{}", out.stdout_text());
     let list = cli.run(&["prices", "list"]).stdout_text();
-    assert!(list.contains("Пломба световая") && list.contains("4 500 ₽"), "{list}");
+    assert!(
+        list.contains("Пломба световая") && list.contains("4 500 ₽"),
+        "{list}"
+    );
 }
 
 #[tokio::test]
 async fn a_price_change_reaches_a_running_server_at_once() {
     let app = spawn_app().await;
-    assert!(app.ask("79990001122", "сколько стоит пломба световая").await.contains("4 500 ₽"));
-    let csv = String::from_utf8(DEMO_PRICES.to_vec()).unwrap().replace(",Пломба световая,4500,", ",Пломба световая,4700,");
+    assert!(
+        app.ask("79990001122", "сколько стоит пломба световая")
+            .await
+            .contains("4 500 ₽")
+    );
+    let csv = String::from_utf8(DEMO_PRICES.to_vec())
+        .unwrap()
+        .replace(",Пломба световая,4500,", ",Пломба световая,4700,");
     let file = app.dir.path().join("new.csv");
     std::fs::write(&file, csv).unwrap();
     // Another process, as an administrator would run it while the server is up.
@@ -57,7 +80,9 @@ async fn a_price_change_reaches_a_running_server_at_once() {
     assert!(out.status.success(), "{}", out.stderr_text());
     let mut reply = String::new();
     for _ in 0..30 {
-        reply = app.ask("79990001122", "сколько стоит пломба световая").await;
+        reply = app
+            .ask("79990001122", "сколько стоит пломба световая")
+            .await;
         if reply.contains("4 700 ₽") {
             break;
         }

@@ -30,7 +30,9 @@ async fn replies_come_in_the_patients_language() {
     let app = spawn_app().await;
     let en = app.ask("79991000011", "how much is teeth whitening?").await;
     let es = app.ask("79991000012", "¿cuánto cuesta una limpieza?").await;
-    let ru = app.ask("79991000013", "сколько стоит отбеливание зубов?").await;
+    let ru = app
+        .ask("79991000013", "сколько стоит отбеливание зубов?")
+        .await;
     assert!(en.contains("book"), "{en}");
     assert!(es.contains("cita"), "{es}");
     assert!(ru.contains("записаться"), "{ru}");
@@ -40,12 +42,19 @@ async fn replies_come_in_the_patients_language() {
 #[tokio::test]
 async fn small_typos_still_find_the_service() {
     let app = spawn_app().await;
-    for (i, question) in ["сколко стоит отбеливане", "how much is teeth whitenning", "cuanto questa una limpiesa"]
-        .iter()
-        .enumerate()
+    for (i, question) in [
+        "сколко стоит отбеливане",
+        "how much is teeth whitenning",
+        "cuanto questa una limpiesa",
+    ]
+    .iter()
+    .enumerate()
     {
         let reply = app.ask(&format!("7999200000{i}"), question).await;
-        assert!(reply.contains("18 000 ₽") || reply.contains("18,000 ₽") || reply.contains("5.500 ₽"), "{question:?} → {reply:?}");
+        assert!(
+            reply.contains("18 000 ₽") || reply.contains("18,000 ₽") || reply.contains("5.500 ₽"),
+            "{question:?} → {reply:?}"
+        );
     }
     app.shutdown().await;
 }
@@ -54,8 +63,14 @@ async fn small_typos_still_find_the_service() {
 async fn an_ambiguous_question_lists_the_candidates_instead_of_guessing() {
     let app = spawn_app().await;
     let reply = app.ask(PHONE, "Сколько стоит пломба?").await;
-    assert!(reply.contains("Пломба световая") && reply.contains("4 500 ₽"), "{reply}");
-    assert!(reply.contains("Пломба цементная") && reply.contains("2 500 ₽"), "{reply}");
+    assert!(
+        reply.contains("Пломба световая") && reply.contains("4 500 ₽"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("Пломба цементная") && reply.contains("2 500 ₽"),
+        "{reply}"
+    );
     app.shutdown().await;
 }
 
@@ -65,7 +80,9 @@ async fn a_service_the_clinic_does_not_offer_is_said_so_without_a_price() {
     let reply = app.ask(PHONE, "сколько стоит пересадка волос?").await;
     assert!(reply.contains("пересадка волос"), "{reply}");
     assert!(!reply.contains('₽'), "a price was invented: {reply}");
-    let reply = app.ask("79990001123", "how much is a hair transplant?").await;
+    let reply = app
+        .ask("79990001123", "how much is a hair transplant?")
+        .await;
     assert!(!reply.contains('₽'), "a price was invented: {reply}");
     app.shutdown().await;
 }
@@ -74,7 +91,10 @@ async fn a_service_the_clinic_does_not_offer_is_said_so_without_a_price() {
 async fn the_whole_price_list_on_request() {
     let app = spawn_app().await;
     let reply = app.ask(PHONE, "пришлите прайс").await;
-    assert!(reply.contains("Пломба световая") && reply.contains("Имплантация Straumann"), "{reply}");
+    assert!(
+        reply.contains("Пломба световая") && reply.contains("Имплантация Straumann"),
+        "{reply}"
+    );
     app.shutdown().await;
 }
 
@@ -82,7 +102,10 @@ async fn the_whole_price_list_on_request() {
 async fn hours_and_address_come_from_the_clinics_configuration() {
     let app = spawn_app().await;
     let hours = app.ask(PHONE, "когда вы работаете?").await;
-    assert!(hours.contains("09:00") && hours.contains("20:00"), "{hours}");
+    assert!(
+        hours.contains("09:00") && hours.contains("20:00"),
+        "{hours}"
+    );
     let address = app.ask(PHONE, "где вы находитесь?").await;
     assert!(address.contains("ул. Тверская, 12"), "{address}");
     app.shutdown().await;
@@ -90,31 +113,44 @@ async fn hours_and_address_come_from_the_clinics_configuration() {
 
 async fn handoff(app: &TestApp) -> (String, i64) {
     let c = app.sqlite();
-    c.query_row("SELECT reason, urgent FROM handoffs ORDER BY created_at DESC LIMIT 1", [], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
+    c.query_row(
+        "SELECT reason, urgent FROM handoffs ORDER BY created_at DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
     .unwrap()
 }
 
 #[tokio::test]
 async fn a_booking_wish_is_handed_to_staff_and_never_confirmed() {
     let app = spawn_app().await;
-    let reply = app.ask(PHONE, "хочу записаться на чистку завтра в 10").await;
+    let reply = app
+        .ask(PHONE, "хочу записаться на чистку завтра в 10")
+        .await;
     assert_eq!(handoff(&app).await, ("booking".into(), 0));
     let lower = reply.to_lowercase();
     assert!(lower.contains("администратор"), "{reply}");
-    assert!(!lower.contains("вы записаны") && !lower.contains("подтверждаем"), "the bot confirmed a booking: {reply}");
+    assert!(
+        !lower.contains("вы записаны") && !lower.contains("подтверждаем"),
+        "the bot confirmed a booking: {reply}"
+    );
     app.shutdown().await;
 }
 
 #[tokio::test]
 async fn emergency_words_give_an_urgent_handoff_and_no_diagnosis() {
     let app = spawn_app().await;
-    let reply = app.ask(PHONE, "сильно болит зуб и опухла щека, что делать?").await;
+    let reply = app
+        .ask(PHONE, "сильно болит зуб и опухла щека, что делать?")
+        .await;
     assert_eq!(handoff(&app).await, ("emergency".into(), 1));
     assert!(reply.contains("112") || reply.contains("103"), "{reply}");
-    for diagnosis in ["пульпит", "периодонтит", "флюс", "антибиотик", "ибупрофен"] {
-        assert!(!reply.to_lowercase().contains(diagnosis), "diagnosis or advice in {reply}");
+    for diagnosis in ["пульпит", "периодонтит", "флюс", "антибиотик", "ибупрофен"]
+    {
+        assert!(
+            !reply.to_lowercase().contains(diagnosis),
+            "diagnosis or advice in {reply}"
+        );
     }
     app.shutdown().await;
 }
