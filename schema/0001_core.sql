@@ -94,7 +94,6 @@ CREATE TABLE conversation_sessions (
     handoff_urgent         INTEGER NOT NULL DEFAULT 0 CHECK (handoff_urgent IN (0, 1)),
     handoff_at             TEXT,
     last_inbound_at        TEXT,
-    last_outbound_at       TEXT,
     scheduled_followup_at  TEXT,
     created_at             TEXT NOT NULL,
     updated_at             TEXT NOT NULL

@@ -106,6 +106,15 @@ impl LocalGateway {
             .clone()
     }
 
+    /// How many sends were accepted so far.
+    pub fn sent_count(&self) -> usize {
+        self.inner
+            .sends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     /// Every request that reached a send endpoint, successful or not.
     pub fn attempts(&self) -> u64 {
         self.inner.attempts.load(Ordering::Relaxed)

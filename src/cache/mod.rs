@@ -11,5 +11,5 @@ pub mod single_flight;
 pub use chat_locks::ChatLocks;
 pub use clinics::ClinicDirectory;
 pub use prices::{ClinicPrices, PriceCache};
-pub use sessions::{ChatKey, ChatState, SessionCache};
+pub use sessions::{ChatKey, ChatLookup, ChatState, SessionCache};
 pub use single_flight::SingleFlight;

@@ -30,7 +30,25 @@ pub struct ChatState {
     pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
-type Lookup = Result<Option<ChatState>, Arc<DbError>>;
+/// What is known of a chat: nothing (first contact), its contact only (first message on this
+/// channel), or its open session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatLookup {
+    New,
+    ContactOnly { contact_id: String },
+    Known(ChatState),
+}
+
+impl ChatLookup {
+    pub fn state(&self) -> Option<&ChatState> {
+        match self {
+            ChatLookup::Known(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+type Lookup = Result<ChatLookup, Arc<DbError>>;
 
 pub struct SessionCache {
     db: Db,
@@ -51,10 +69,11 @@ impl SessionCache {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The chat's state, or `None` for a chat never seen before.
+    /// The chat as known from memory, or else from one database lookup (which concurrent
+    /// callers for the same chat share).
     pub async fn get(&self, key: &ChatKey) -> Lookup {
         if let Some(state) = self.map().get(key) {
-            return Ok(Some(state.clone()));
+            return Ok(ChatLookup::Known(state.clone()));
         }
         let (db, k) = (self.db.clone(), key.clone());
         let found = self
@@ -70,19 +89,26 @@ impl SessionCache {
                     )
                 })
                 .await
-                .map(|row| {
-                    row.map(|r| ChatState {
+                .map(|found| match found {
+                    None => ChatLookup::New,
+                    Some(conversations::FoundChat {
+                        contact_id,
+                        session: None,
+                    }) => ChatLookup::ContactOnly { contact_id },
+                    Some(conversations::FoundChat {
+                        session: Some(r), ..
+                    }) => ChatLookup::Known(ChatState {
                         contact_id: r.contact_id,
                         session_id: r.session_id,
                         language: r.language,
                         human_until: r.human_until.and_then(|t| time::from_db(&t).ok()),
                         last_inbound_at: r.last_inbound_at.and_then(|t| time::from_db(&t).ok()),
-                    })
+                    }),
                 })
                 .map_err(Arc::new)
             })
             .await?;
-        if let Some(state) = &found {
+        if let ChatLookup::Known(state) = &found {
             self.put(key.clone(), state.clone());
         }
         Ok(found)

@@ -26,21 +26,21 @@ pub struct AuditHead {
 }
 
 pub fn insert(conn: &Connection, row: &AuditRow) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit_log (seq, id, at, actor, action, subject, detail, prev_mac, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            row.seq,
-            row.id,
-            row.at,
-            row.actor,
-            row.action,
-            row.subject,
-            row.detail,
-            row.prev_mac,
-            row.mac
-        ],
-    )?;
+    )?
+    .execute(params![
+        row.seq,
+        row.id,
+        row.at,
+        row.actor,
+        row.action,
+        row.subject,
+        row.detail,
+        row.prev_mac,
+        row.mac
+    ])?;
     Ok(())
 }
 
@@ -71,7 +71,7 @@ pub fn set_head(conn: &Connection, head: &AuditHead, now: &str) -> Result<(), Db
 
 /// Calls `f` for every entry in sequence order; stops early when `f` returns false.
 pub fn for_each(conn: &Connection, mut f: impl FnMut(AuditRow) -> bool) -> Result<(), DbError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT seq, id, at, actor, action, subject, detail, prev_mac, mac FROM audit_log ORDER BY seq",
     )?;
     let mut rows = stmt.query([])?;
@@ -95,14 +95,14 @@ pub fn for_each(conn: &Connection, mut f: impl FnMut(AuditRow) -> bool) -> Resul
 }
 
 pub fn count(conn: &Connection) -> Result<i64, DbError> {
-    Ok(conn.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM audit_log")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Entries of one action at or after `since` (for rate limits such as rejected webhooks).
 pub fn count_action_since(conn: &Connection, action: &str, since: &str) -> Result<i64, DbError> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM audit_log WHERE action = ?1 AND at >= ?2",
-        params![action, since],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM audit_log WHERE action = ?1 AND at >= ?2")?
+        .query_row(params![action, since], |r| r.get(0))?)
 }

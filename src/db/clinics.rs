@@ -34,8 +34,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ClinicRow> {
 
 /// Inserts the clinic, or updates it in place when the id exists.
 pub fn upsert_clinic(conn: &Connection, c: &ClinicRow, now: &str) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT INTO clinics (id, organisation_id, name, timezone, default_language, phone, address,
+    conn.prepare_cached("INSERT INTO clinics (id, organisation_id, name, timezone, default_language, phone, address,
                               hours, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
          ON CONFLICT (id) DO UPDATE SET organisation_id = excluded.organisation_id,
@@ -44,8 +43,7 @@ pub fn upsert_clinic(conn: &Connection, c: &ClinicRow, now: &str) -> Result<(), 
              address = excluded.address, hours = excluded.hours, updated_at = excluded.updated_at
          WHERE (organisation_id, name, timezone, default_language, phone, address, hours)
                IS NOT (excluded.organisation_id, excluded.name, excluded.timezone,
-                       excluded.default_language, excluded.phone, excluded.address, excluded.hours)",
-        params![
+                       excluded.default_language, excluded.phone, excluded.address, excluded.hours)")?.execute(params![
             c.id,
             c.organisation_id,
             c.name,
@@ -61,15 +59,14 @@ pub fn upsert_clinic(conn: &Connection, c: &ClinicRow, now: &str) -> Result<(), 
 }
 
 pub fn find_clinic(conn: &Connection, id: &str) -> Result<Option<ClinicRow>, DbError> {
-    optional(conn.query_row(
-        &format!("SELECT {COLUMNS} FROM clinics WHERE id = ?1"),
-        [id],
-        from_row,
-    ))
+    optional(
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM clinics WHERE id = ?1"))?
+            .query_row([id], from_row),
+    )
 }
 
 pub fn list_clinics(conn: &Connection) -> Result<Vec<ClinicRow>, DbError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM clinics ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM clinics ORDER BY name"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -80,11 +77,12 @@ pub fn find_channel_clinic(
     provider: &str,
     key: &str,
 ) -> Result<Option<String>, DbError> {
-    optional(conn.query_row(
-        "SELECT clinic_id FROM clinic_channels WHERE provider = ?1 AND channel_key = ?2",
-        params![provider, key],
-        |r| r.get(0),
-    ))
+    optional(
+        conn.prepare_cached(
+            "SELECT clinic_id FROM clinic_channels WHERE provider = ?1 AND channel_key = ?2",
+        )?
+        .query_row(params![provider, key], |r| r.get(0)),
+    )
 }
 
 pub fn upsert_channel(
@@ -94,12 +92,12 @@ pub fn upsert_channel(
     clinic_id: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO clinic_channels (provider, channel_key, clinic_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (provider, channel_key) DO UPDATE SET clinic_id = excluded.clinic_id,
              updated_at = excluded.updated_at WHERE clinic_id IS NOT excluded.clinic_id",
-        params![provider, key, clinic_id, now],
-    )?;
+    )?
+    .execute(params![provider, key, clinic_id, now])?;
     Ok(())
 }

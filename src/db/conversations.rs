@@ -29,79 +29,89 @@ pub struct NewSession<'a> {
     pub provider: &'a str,
     pub instance: &'a str,
     pub chat_sealed: &'a [u8],
+    pub language: Option<&'a str>,
+    pub last_inbound_at: Option<&'a str>,
 }
 
-/// The open session of a chat on one channel, if the contact and session exist.
+/// A chat as stored: its contact, and the open session on this channel if there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundChat {
+    pub contact_id: String,
+    pub session: Option<ChatRow>,
+}
+
+/// The contact with this blind index and its open session on one channel, in one lookup.
 pub fn find_chat(
     conn: &Connection,
     clinic_id: &str,
     phone_index: &str,
     provider: &str,
     instance: &str,
-) -> Result<Option<ChatRow>, DbError> {
-    optional(conn.query_row(
-        "SELECT c.id, s.id, s.language, s.human_until, s.last_inbound_at
-         FROM contacts c JOIN conversation_sessions s ON s.contact_id = c.id
-         WHERE c.clinic_id = ?1 AND c.phone_index = ?2 AND s.provider = ?3 AND s.instance = ?4
-           AND s.status = 'open'",
-        params![clinic_id, phone_index, provider, instance],
-        |r| {
-            Ok(ChatRow {
-                contact_id: r.get(0)?,
-                session_id: r.get(1)?,
-                language: r.get(2)?,
-                human_until: r.get(3)?,
-                last_inbound_at: r.get(4)?,
+) -> Result<Option<FoundChat>, DbError> {
+    optional(
+        conn.prepare_cached(
+            "SELECT c.id, s.id, s.language, s.human_until, s.last_inbound_at
+             FROM contacts c
+             LEFT JOIN conversation_sessions s ON s.contact_id = c.id AND s.provider = ?3
+                  AND s.instance = ?4 AND s.status = 'open'
+             WHERE c.clinic_id = ?1 AND c.phone_index = ?2",
+        )?
+        .query_row(params![clinic_id, phone_index, provider, instance], |r| {
+            let contact_id: String = r.get(0)?;
+            let session = match r.get::<_, Option<String>>(1)? {
+                None => None,
+                Some(session_id) => Some(ChatRow {
+                    contact_id: contact_id.clone(),
+                    session_id,
+                    language: r.get(2)?,
+                    human_until: r.get(3)?,
+                    last_inbound_at: r.get(4)?,
+                }),
+            };
+            Ok(FoundChat {
+                contact_id,
+                session,
             })
-        },
-    ))
-}
-
-pub fn find_contact_id(
-    conn: &Connection,
-    clinic_id: &str,
-    phone_index: &str,
-) -> Result<Option<String>, DbError> {
-    optional(conn.query_row(
-        "SELECT id FROM contacts WHERE clinic_id = ?1 AND phone_index = ?2",
-        params![clinic_id, phone_index],
-        |r| r.get(0),
-    ))
+        }),
+    )
 }
 
 pub fn insert_contact(conn: &Connection, c: &NewContact<'_>, now: &str) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO contacts (id, clinic_id, phone_index, phone_sealed, name_sealed, lid_sealed,
                                created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
-            c.id,
-            c.clinic_id,
-            c.phone_index,
-            c.phone_sealed,
-            c.name_sealed,
-            c.lid_sealed,
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        c.id,
+        c.clinic_id,
+        c.phone_index,
+        c.phone_sealed,
+        c.name_sealed,
+        c.lid_sealed,
+        now
+    ])?;
     Ok(())
 }
 
 pub fn insert_session(conn: &Connection, s: &NewSession<'_>, now: &str) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO conversation_sessions (id, clinic_id, contact_id, provider, instance,
-                                            chat_sealed, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
-            s.id,
-            s.clinic_id,
-            s.contact_id,
-            s.provider,
-            s.instance,
-            s.chat_sealed,
-            now
-        ],
-    )?;
+                                            chat_sealed, language, last_inbound_at,
+                                            created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    )?
+    .execute(params![
+        s.id,
+        s.clinic_id,
+        s.contact_id,
+        s.provider,
+        s.instance,
+        s.chat_sealed,
+        s.language,
+        s.last_inbound_at,
+        now
+    ])?;
     Ok(())
 }
 
@@ -113,20 +123,12 @@ pub fn touch_inbound(
     at: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE conversation_sessions SET language = coalesce(?2, language),
              last_inbound_at = max(coalesce(last_inbound_at, ''), ?3), updated_at = ?4
          WHERE id = ?1",
-        params![session_id, language, at, now],
-    )?;
-    Ok(())
-}
-
-pub fn touch_outbound(conn: &Connection, session_id: &str, at: &str) -> Result<(), DbError> {
-    conn.execute(
-        "UPDATE conversation_sessions SET last_outbound_at = ?2, updated_at = ?2 WHERE id = ?1",
-        params![session_id, at],
-    )?;
+    )?
+    .execute(params![session_id, language, at, now])?;
     Ok(())
 }
 
@@ -137,10 +139,10 @@ pub fn set_human_until(
     until: Option<&str>,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE conversation_sessions SET human_until = ?2, updated_at = ?3 WHERE id = ?1",
-        params![session_id, until, now],
-    )?;
+    )?
+    .execute(params![session_id, until, now])?;
     Ok(())
 }
 
@@ -155,23 +157,21 @@ pub struct NewHandoff<'a> {
 
 /// Opens a handoff and marks the session as handed to staff.
 pub fn insert_handoff(conn: &Connection, h: &NewHandoff<'_>, now: &str) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO handoffs (id, clinic_id, session_id, message_id, reason, urgent, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            h.id,
-            h.clinic_id,
-            h.session_id,
-            h.message_id,
-            h.reason,
-            h.urgent,
-            now
-        ],
-    )?;
-    conn.execute(
-        "UPDATE conversation_sessions SET handoff_reason = ?2, handoff_urgent = ?3, handoff_at = ?4,
-             updated_at = ?4 WHERE id = ?1",
-        params![h.session_id, h.reason, h.urgent, now],
+    )?
+    .execute(params![
+        h.id,
+        h.clinic_id,
+        h.session_id,
+        h.message_id,
+        h.reason,
+        h.urgent,
+        now
+    ])?;
+    conn.prepare_cached("UPDATE conversation_sessions SET handoff_reason = ?2, handoff_urgent = ?3, handoff_at = ?4,
+             updated_at = ?4 WHERE id = ?1")?.execute(params![h.session_id, h.reason, h.urgent, now],
     )?;
     Ok(())
 }

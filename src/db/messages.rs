@@ -31,13 +31,11 @@ pub fn insert_message_if_new(
     m: &NewMessage<'_>,
     now: &str,
 ) -> Result<bool, DbError> {
-    let n = conn.execute(
-        "INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction, author,
+    let n = conn.prepare_cached("INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction, author,
              provider, instance, provider_message_id, kind, body_sealed, language, intent, reply_to,
              status, sent_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)
-         ON CONFLICT (provider, instance, provider_message_id) DO NOTHING",
-        params![
+         ON CONFLICT (provider, instance, provider_message_id) DO NOTHING")?.execute(params![
             m.id,
             m.clinic_id,
             m.session_id,
@@ -68,12 +66,15 @@ pub fn find_by_provider_id(
     instance: &str,
     provider_message_id: &str,
 ) -> Result<Option<(String, String)>, DbError> {
-    optional(conn.query_row(
-        "SELECT id, direction FROM whatsapp_messages
+    optional(
+        conn.prepare_cached(
+            "SELECT id, direction FROM whatsapp_messages
          WHERE provider = ?1 AND instance = ?2 AND provider_message_id = ?3",
-        params![provider, instance, provider_message_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    ))
+        )?
+        .query_row(params![provider, instance, provider_message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        }),
+    )
 }
 
 /// Applies a delivery receipt to our outbound message. Statuses only move forward
@@ -88,16 +89,14 @@ pub fn apply_receipt(
     reason: Option<&str>,
     now: &str,
 ) -> Result<bool, DbError> {
-    let n = conn.execute(
-        "UPDATE whatsapp_messages SET status = ?4, status_reason = coalesce(?5, status_reason),
+    let n = conn.prepare_cached("UPDATE whatsapp_messages SET status = ?4, status_reason = coalesce(?5, status_reason),
              updated_at = ?6
          WHERE provider = ?1 AND instance = ?2 AND provider_message_id = ?3
            AND direction = 'outbound'
            AND (?4 = 'failed' OR
                 (CASE status WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
                              WHEN 'read' THEN 3 ELSE 9 END)
-                < (CASE ?4 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))",
-        params![provider, instance, provider_message_id, status, reason, now],
+                < (CASE ?4 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))")?.execute(params![provider, instance, provider_message_id, status, reason, now],
     )?;
     Ok(n > 0)
 }
@@ -109,13 +108,13 @@ pub fn mark_sent(
     provider_message_id: Option<&str>,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE whatsapp_messages SET provider_message_id = coalesce(?2, provider_message_id),
              status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END,
              sent_at = ?3, updated_at = ?3
          WHERE id = ?1",
-        params![message_id, provider_message_id, now],
-    )?;
+    )?
+    .execute(params![message_id, provider_message_id, now])?;
     Ok(())
 }
 
@@ -125,9 +124,7 @@ pub fn mark_failed(
     reason: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
-        "UPDATE whatsapp_messages SET status = 'failed', status_reason = ?2, updated_at = ?3 WHERE id = ?1",
-        params![message_id, reason, now],
+    conn.prepare_cached("UPDATE whatsapp_messages SET status = 'failed', status_reason = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![message_id, reason, now],
     )?;
     Ok(())
 }
@@ -151,7 +148,7 @@ pub fn list_session_messages(
     session_id: &str,
     limit: usize,
 ) -> Result<Vec<MessageRow>, DbError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, direction, author, kind, body_sealed, status, status_reason, created_at FROM (
              SELECT * FROM whatsapp_messages WHERE session_id = ?1
              ORDER BY created_at DESC, id DESC LIMIT ?2)
@@ -191,12 +188,10 @@ pub struct NewMetric<'a> {
 }
 
 pub fn insert_metric(conn: &Connection, m: &NewMetric<'_>, now: &str) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT INTO message_metrics (id, message_id, inbound_message_id, clinic_id, route, intent,
+    conn.prepare_cached("INSERT INTO message_metrics (id, message_id, inbound_message_id, clinic_id, route, intent,
              language, received_to_queued_us, remote_calls_before_send, model, tokens_in, tokens_out,
              ttft_ms, llm_total_ms, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?.execute(params![
             m.id,
             m.message_id,
             m.inbound_message_id,

@@ -11,15 +11,18 @@ pub fn fingerprint_key(env_name: &str) -> String {
 }
 
 pub fn find(conn: &Connection, key: &str) -> Result<Option<String>, DbError> {
-    optional(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)))
+    optional(
+        conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0)),
+    )
 }
 
 pub fn set(conn: &Connection, key: &str, value: &str, now: &str) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        params![key, value, now],
-    )?;
+    )?
+    .execute(params![key, value, now])?;
     Ok(())
 }
 
@@ -30,9 +33,7 @@ pub fn insert_if_absent(
     value: &str,
     now: &str,
 ) -> Result<bool, DbError> {
-    let n = conn.execute(
-        "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
-        params![key, value, now],
+    let n = conn.prepare_cached("INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING")?.execute(params![key, value, now],
     )?;
     Ok(n == 1)
 }

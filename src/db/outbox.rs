@@ -10,11 +10,11 @@ pub fn insert_outbox(
     message_id: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO send_outbox (id, message_id, next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?3, ?3)",
-        params![id, message_id, now],
-    )?;
+    )?
+    .execute(params![id, message_id, now])?;
     Ok(())
 }
 
@@ -34,7 +34,7 @@ pub struct PendingSend {
 
 /// Every pending send, oldest first (the order replies were written in).
 pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.message_id, m.session_id, m.provider, m.instance, o.attempts,
                 o.next_attempt_at, m.body_sealed, s.chat_sealed
          FROM send_outbox o
@@ -60,11 +60,11 @@ pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
 }
 
 pub fn mark_done(conn: &Connection, outbox_id: &str, now: &str) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE send_outbox SET status = 'done', attempts = attempts + 1, last_error = NULL,
              updated_at = ?2 WHERE id = ?1",
-        params![outbox_id, now],
-    )?;
+    )?
+    .execute(params![outbox_id, now])?;
     Ok(())
 }
 
@@ -76,10 +76,8 @@ pub fn mark_retry(
     error: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
-        "UPDATE send_outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, updated_at = ?5
-         WHERE id = ?1",
-        params![outbox_id, attempts, next_at, error, now],
+    conn.prepare_cached("UPDATE send_outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, updated_at = ?5
+         WHERE id = ?1")?.execute(params![outbox_id, attempts, next_at, error, now],
     )?;
     Ok(())
 }
@@ -91,18 +89,79 @@ pub fn mark_failed(
     error: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE send_outbox SET status = 'failed', attempts = ?2, last_error = ?3, updated_at = ?4
          WHERE id = ?1",
-        params![outbox_id, attempts, error, now],
-    )?;
+    )?
+    .execute(params![outbox_id, attempts, error, now])?;
     Ok(())
 }
 
 pub fn count_pending(conn: &Connection) -> Result<i64, DbError> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM send_outbox WHERE status = 'pending'",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM send_outbox WHERE status = 'pending'")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// What happened to one send attempt, as recorded by the sender.
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    Sent {
+        outbox_id: String,
+        message_id: String,
+        session_id: String,
+        provider_message_id: Option<String>,
+        at: String,
+    },
+    Retry {
+        outbox_id: String,
+        attempts: u32,
+        next_at: String,
+        error: String,
+        at: String,
+    },
+    Failed {
+        outbox_id: String,
+        message_id: String,
+        attempts: u32,
+        error: String,
+        at: String,
+    },
+}
+
+/// Records many outcomes in one go (one write job per burst of completed sends, not one per
+/// send: the single writer's time is the scarce resource under load).
+pub fn record_outcomes(conn: &Connection, outcomes: &[SendOutcome]) -> Result<(), DbError> {
+    for outcome in outcomes {
+        match outcome {
+            SendOutcome::Sent {
+                outbox_id,
+                message_id,
+                provider_message_id,
+                at,
+                ..
+            } => {
+                mark_done(conn, outbox_id, at)?;
+                super::messages::mark_sent(conn, message_id, provider_message_id.as_deref(), at)?;
+            }
+            SendOutcome::Retry {
+                outbox_id,
+                attempts,
+                next_at,
+                error,
+                at,
+            } => mark_retry(conn, outbox_id, *attempts, next_at, error, at)?,
+            SendOutcome::Failed {
+                outbox_id,
+                message_id,
+                attempts,
+                error,
+                at,
+            } => {
+                mark_failed(conn, outbox_id, *attempts, error, at)?;
+                super::messages::mark_failed(conn, message_id, error, at)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -34,7 +34,7 @@ fn split_aliases(s: &str) -> Vec<String> {
 
 /// Active services of every clinic, keyed by clinic id.
 pub fn list_active_services(conn: &Connection) -> Result<Vec<(String, Service)>, DbError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT clinic_id, id, code, name, price_minor, currency, aliases
          FROM services WHERE active = 1 ORDER BY clinic_id, name",
     )?;
@@ -74,29 +74,27 @@ pub fn replace_services(
     let mut summary = ReplaceSummary::default();
     for row in rows {
         let aliases = row.aliases.join("|");
-        let existing: Option<(String, String, i64, String, String, i64)> =
-            super::optional(conn.query_row(
+        let existing: Option<(String, String, i64, String, String, i64)> = super::optional(
+            conn.prepare_cached(
                 "SELECT id, name, price_minor, currency, aliases, active FROM services
              WHERE clinic_id = ?1 AND code = ?2",
-                params![clinic_id, row.code],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                },
-            ))?;
+            )?
+            .query_row(params![clinic_id, row.code], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            }),
+        )?;
         match existing {
             None => {
-                conn.execute(
-                    "INSERT INTO services (id, clinic_id, code, name, price_minor, currency, aliases,
+                conn.prepare_cached("INSERT INTO services (id, clinic_id, code, name, price_minor, currency, aliases,
                                            active, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
-                    params![
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)")?.execute(params![
                         uuid::Uuid::now_v7().to_string(),
                         clinic_id,
                         row.code,
@@ -126,27 +124,32 @@ pub fn replace_services(
                     summary.unchanged += 1;
                     continue;
                 }
-                conn.execute(
+                conn.prepare_cached(
                     "UPDATE services SET name = ?2, price_minor = ?3, currency = ?4, aliases = ?5,
                          active = 1, updated_at = ?6 WHERE id = ?1",
-                    params![id, row.name, row.price_minor, row.currency, aliases, now],
-                )?;
+                )?
+                .execute(params![
+                    id,
+                    row.name,
+                    row.price_minor,
+                    row.currency,
+                    aliases,
+                    now
+                ])?;
                 summary.updated += 1;
             }
         }
     }
     let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
     let mut stmt =
-        conn.prepare("SELECT id, code FROM services WHERE clinic_id = ?1 AND active = 1")?;
+        conn.prepare_cached("SELECT id, code FROM services WHERE clinic_id = ?1 AND active = 1")?;
     let active: Vec<(String, String)> = stmt
         .query_map([clinic_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (id, code) in active {
         if !codes.contains(&code.as_str()) {
-            conn.execute(
-                "UPDATE services SET active = 0, updated_at = ?2 WHERE id = ?1",
-                params![id, now],
-            )?;
+            conn.prepare_cached("UPDATE services SET active = 0, updated_at = ?2 WHERE id = ?1")?
+                .execute(params![id, now])?;
             summary.removed += 1;
         }
     }

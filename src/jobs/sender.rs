@@ -11,7 +11,7 @@ use crate::clients::gateway::{GatewayClient, SendError};
 use crate::clock::SharedClock;
 use crate::config::SenderConfig;
 use crate::crypto::{Aad, Keys};
-use crate::db::{Db, DbError, conversations, messages, outbox};
+use crate::db::{Db, outbox};
 use crate::domain::message::Provider;
 use crate::domain::time;
 use crate::resilience::{Admission, Backoff, Breaker};
@@ -43,26 +43,53 @@ pub struct OutgoingSend {
 }
 
 /// Gateway ids of messages we sent recently, so their webhook echoes are not mistaken for
-/// staff typing on the phone.
-#[derive(Default)]
+/// staff typing on the phone. Bounded in time and size; both evictions take the oldest id
+/// first, so each insert costs O(1).
 pub struct RecentSends {
-    ids: Mutex<HashMap<String, std::time::Instant>>,
+    inner: Mutex<RecentInner>,
+}
+
+#[derive(Default)]
+struct RecentInner {
+    ids: HashSet<String>,
+    order: VecDeque<(std::time::Instant, String)>,
+}
+
+/// How long an echo can take to come back, and how many ids are kept at most.
+const RECENT_FOR: Duration = Duration::from_secs(600);
+const RECENT_MAX: usize = 100_000;
+
+impl Default for RecentSends {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(RecentInner::default()),
+        }
+    }
 }
 
 impl RecentSends {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RecentInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn remember(&self, id: &str) {
-        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-        if ids.len() > 50_000 {
-            ids.retain(|_, at| at.elapsed() < Duration::from_secs(600));
+        let mut inner = self.lock();
+        let now = std::time::Instant::now();
+        while let Some((at, _)) = inner.order.front() {
+            if now.duration_since(*at) < RECENT_FOR && inner.order.len() < RECENT_MAX {
+                break;
+            }
+            if let Some((_, old)) = inner.order.pop_front() {
+                inner.ids.remove(&old);
+            }
         }
-        ids.insert(id.to_owned(), std::time::Instant::now());
+        if inner.ids.insert(id.to_owned()) {
+            inner.order.push_back((now, id.to_owned()));
+        }
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.ids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(id)
+        self.lock().ids.contains(id)
     }
 }
 
@@ -97,9 +124,11 @@ pub struct Sender {
     /// Chats waiting for a retry or for the breaker, by when (monotonic time: timers must not
     /// depend on the calendar clock, which tests freeze and NTP may step).
     delayed: BinaryHeap<Reverse<(Instant, String)>>,
-    /// Outcome writes in progress; awaited before the sender stops, so a delivered message is
+    /// Outcomes not yet written. They are written in one job per burst; at most one such job
+    /// runs at a time, and the sender waits for it before stopping, so a delivered message is
     /// never left looking pending (which would send it again after a restart).
-    persists: JoinSet<()>,
+    outcomes: Vec<outbox::SendOutcome>,
+    persisting: JoinSet<()>,
 }
 
 enum Outcome {
@@ -154,7 +183,8 @@ impl Sender {
             busy: HashSet::new(),
             ready: VecDeque::new(),
             delayed: BinaryHeap::new(),
-            persists: JoinSet::new(),
+            outcomes: Vec::new(),
+            persisting: JoinSet::new(),
         }
     }
 
@@ -162,17 +192,26 @@ impl Sender {
         let mut inflight: JoinSet<(OutgoingSend, Outcome)> = JoinSet::new();
         let mut rescan = tokio::time::interval(RESCAN_EVERY);
         loop {
-            while self.persists.try_join_next().is_some() {}
             self.dispatch(&mut inflight);
+            self.flush_outcomes();
             let wake = self.next_wake();
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(send) = self.rx.recv() => self.queue(send),
-                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                    if let Ok((send, outcome)) = done {
-                        self.finish(send, outcome).await;
+                Some(send) = self.rx.recv() => {
+                    self.queue(send);
+                    while let Ok(send) = self.rx.try_recv() {
+                        self.queue(send);
                     }
                 }
+                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                    if let Ok((send, outcome)) = done {
+                        self.finish(send, outcome);
+                    }
+                    while let Some(Ok((send, outcome))) = inflight.try_join_next() {
+                        self.finish(send, outcome);
+                    }
+                }
+                Some(_) = self.persisting.join_next(), if !self.persisting.is_empty() => {}
                 _ = rescan.tick() => self.load_pending().await,
                 _ = tokio::time::sleep(wake) => self.promote_due(),
             }
@@ -181,10 +220,30 @@ impl Sender {
         // pending in the outbox for the next start.
         while let Some(done) = inflight.join_next().await {
             if let Ok((send, outcome)) = done {
-                self.finish(send, outcome).await;
+                self.finish(send, outcome);
             }
         }
-        while self.persists.join_next().await.is_some() {}
+        while self.persisting.join_next().await.is_some() {}
+        self.flush_outcomes();
+        while self.persisting.join_next().await.is_some() {}
+    }
+
+    /// Writes the outcomes gathered so far in one job, unless one is already being written
+    /// (those gathered meanwhile go in the next one).
+    fn flush_outcomes(&mut self) {
+        if self.outcomes.is_empty() || !self.persisting.is_empty() {
+            return;
+        }
+        let outcomes = std::mem::take(&mut self.outcomes);
+        let db = self.db.clone();
+        self.persisting.spawn(async move {
+            if let Err(e) = db
+                .write(move |c| outbox::record_outcomes(c, &outcomes))
+                .await
+            {
+                tracing::error!(error = %e, "cannot record send outcomes");
+            }
+        });
     }
 
     /// Loads pending outbox rows not already queued (start-up and the periodic safety net).
@@ -324,7 +383,7 @@ impl Sender {
         }
     }
 
-    async fn finish(&mut self, mut send: OutgoingSend, outcome: Outcome) {
+    fn finish(&mut self, mut send: OutgoingSend, outcome: Outcome) {
         let session = send.session_id.clone();
         self.busy.remove(&session);
         let now = self.clock.now();
@@ -335,15 +394,12 @@ impl Sender {
                 if let Some(id) = &provider_id {
                     self.recent.remember(id);
                 }
-                let (outbox_id, message_id, session_id) = (
-                    send.outbox_id.clone(),
-                    send.message_id.clone(),
-                    send.session_id.clone(),
-                );
-                self.persist(move |c| {
-                    outbox::mark_done(c, &outbox_id, &at)?;
-                    messages::mark_sent(c, &message_id, provider_id.as_deref(), &at)?;
-                    conversations::touch_outbound(c, &session_id, &at)
+                self.outcomes.push(outbox::SendOutcome::Sent {
+                    outbox_id: send.outbox_id.clone(),
+                    message_id: send.message_id.clone(),
+                    session_id: send.session_id.clone(),
+                    provider_message_id: provider_id,
+                    at,
                 });
                 true
             }
@@ -353,9 +409,12 @@ impl Sender {
                 let delay = BACKOFF.delay(attempts);
                 let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
                 tracing::warn!(attempt = attempts, error = %reason, "send failed; will retry");
-                let (outbox_id, next_at) = (send.outbox_id.clone(), time::to_db(next));
-                self.persist(move |c| {
-                    outbox::mark_retry(c, &outbox_id, attempts, &next_at, &reason, &at)
+                self.outcomes.push(outbox::SendOutcome::Retry {
+                    outbox_id: send.outbox_id.clone(),
+                    attempts,
+                    next_at: time::to_db(next),
+                    error: reason,
+                    at,
                 });
                 send.attempts = attempts;
                 send.not_before = Some(next);
@@ -372,10 +431,12 @@ impl Sender {
                     other => other.to_string(),
                 };
                 tracing::warn!(error = %reason, "send failed permanently");
-                let (outbox_id, message_id) = (send.outbox_id.clone(), send.message_id.clone());
-                self.persist(move |c| {
-                    outbox::mark_failed(c, &outbox_id, attempts, &reason, &at)?;
-                    messages::mark_failed(c, &message_id, &reason, &at)
+                self.outcomes.push(outbox::SendOutcome::Failed {
+                    outbox_id: send.outbox_id.clone(),
+                    message_id: send.message_id.clone(),
+                    attempts,
+                    error: reason,
+                    at,
                 });
                 true
             }
@@ -395,18 +456,5 @@ impl Sender {
                 }
             }
         }
-    }
-
-    /// Records an outcome without holding up the next send.
-    fn persist<F>(&mut self, f: F)
-    where
-        F: FnOnce(&crate::db::rusqlite::Connection) -> Result<(), DbError> + Send + 'static,
-    {
-        let db = self.db.clone();
-        self.persists.spawn(async move {
-            if let Err(e) = db.write(f).await {
-                tracing::error!(error = %e, "cannot record a send outcome");
-            }
-        });
     }
 }

@@ -2,7 +2,7 @@
 //! contact), the inbound message (deduplicated), and, when there is one, the reply with its
 //! metric, handoff and send-outbox row. PHI arrives here already sealed; nothing here decides.
 
-use crate::cache::{ChatKey, ChatState};
+use crate::cache::{ChatKey, ChatLookup, ChatState};
 use crate::db::conversations::{self, NewContact, NewHandoff, NewSession};
 use crate::db::messages::{self, NewMessage, NewMetric};
 use crate::db::{DbError, outbox, rusqlite::Connection};
@@ -53,30 +53,41 @@ pub struct NewChat {
 pub struct ChatWrite {
     pub key: ChatKey,
     pub ids: TurnIds,
-    /// The chat as the cache knew it; `None` on first contact.
-    pub known: Option<ChatState>,
+    /// What the turn found out about the chat, under the chat's lock.
+    pub lookup: ChatLookup,
     pub new_chat: Option<NewChat>,
 }
 
 impl ChatWrite {
-    /// The contact and open session of the chat, creating them on first contact.
-    pub fn ensure_chat(&self, c: &Connection, now: &str) -> Result<(String, String), DbError> {
-        if let Some(known) = &self.known {
-            return Ok((known.contact_id.clone(), known.session_id.clone()));
-        }
+    pub fn known(&self) -> Option<&ChatState> {
+        self.lookup.state()
+    }
+
+    /// The contact and open session of the chat, creating what is missing; the third value
+    /// says whether the session was created (with `language` and `last_inbound_at` set).
+    ///
+    /// No lookups happen here: the turn looked the chat up while holding the chat's lock,
+    /// and only this process writes chats, so what it found still holds. (Were it ever
+    /// wrong, the UNIQUE constraints refuse the duplicate and the gateway retries.)
+    pub fn ensure_chat(
+        &self,
+        c: &Connection,
+        now: &str,
+        language: Option<&str>,
+        last_inbound_at: Option<&str>,
+    ) -> Result<(String, String, bool), DbError> {
         let k = &self.key;
-        if let Some(row) =
-            conversations::find_chat(c, &k.clinic_id, &k.chat_index, k.provider, &k.instance)?
-        {
-            return Ok((row.contact_id, row.session_id));
-        }
         let new = self
             .new_chat
             .as_ref()
-            .ok_or_else(|| DbError::Corrupt("first contact without contact data".into()))?;
-        let contact_id = match conversations::find_contact_id(c, &k.clinic_id, &k.chat_index)? {
-            Some(id) => id,
-            None => {
+            .ok_or_else(|| DbError::Corrupt("a new chat without its sealed contact data".into()));
+        let contact_id = match &self.lookup {
+            ChatLookup::Known(known) => {
+                return Ok((known.contact_id.clone(), known.session_id.clone(), false));
+            }
+            ChatLookup::ContactOnly { contact_id } => contact_id.clone(),
+            ChatLookup::New => {
+                let new = new.as_ref().map_err(|e| DbError::Corrupt(e.to_string()))?;
                 conversations::insert_contact(
                     c,
                     &NewContact {
@@ -100,11 +111,13 @@ impl ChatWrite {
                 contact_id: &contact_id,
                 provider: k.provider,
                 instance: &k.instance,
-                chat_sealed: &new.chat_sealed,
+                chat_sealed: &new?.chat_sealed,
+                language,
+                last_inbound_at,
             },
             now,
         )?;
-        Ok((contact_id, self.ids.session.clone()))
+        Ok((contact_id, self.ids.session.clone(), true))
     }
 }
 
@@ -146,7 +159,8 @@ pub fn store_turn(
     reply: Option<&ReplyWrite>,
     now: &str,
 ) -> Result<Stored, DbError> {
-    let (contact_id, session_id) = chat.ensure_chat(c, now)?;
+    let (contact_id, session_id, created) =
+        chat.ensure_chat(c, now, inbound.language.as_deref(), Some(&inbound.sent_at))?;
     let k = &chat.key;
     let ids = &chat.ids;
     let inserted = messages::insert_message_if_new(
@@ -174,13 +188,15 @@ pub fn store_turn(
     if !inserted {
         return Ok(Stored::Duplicate);
     }
-    conversations::touch_inbound(
-        c,
-        &session_id,
-        inbound.language.as_deref(),
-        &inbound.sent_at,
-        now,
-    )?;
+    if !created {
+        conversations::touch_inbound(
+            c,
+            &session_id,
+            inbound.language.as_deref(),
+            &inbound.sent_at,
+            now,
+        )?;
+    }
     let Some(reply) = reply else {
         return Ok(Stored::Stored {
             contact_id,

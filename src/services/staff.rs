@@ -68,7 +68,7 @@ impl Conversations {
             return Ok(TurnOutcome::Echo);
         };
         self.metrics.events.inc(&[m.provider.as_str(), "staff"]);
-        let previous = chat.known.as_ref();
+        let previous = chat.known();
         self.sessions.put(
             chat.key.clone(),
             ChatState {
@@ -130,7 +130,7 @@ fn store_staff(
     if messages::find_by_provider_id(c, k.provider, &k.instance, provider_message_id)?.is_some() {
         return Ok(StaffStored::Echo);
     }
-    let (contact_id, session_id) = chat.ensure_chat(c, now)?;
+    let (contact_id, session_id, _) = chat.ensure_chat(c, now, None, None)?;
     let inserted = messages::insert_message_if_new(
         c,
         &NewMessage {

@@ -157,7 +157,7 @@ impl Conversations {
             ChatWrite {
                 key,
                 ids: TurnIds::new(),
-                known: None,
+                lookup: crate::cache::ChatLookup::New,
                 new_chat: None,
             },
             address,
@@ -171,12 +171,12 @@ impl Conversations {
         m: &InboundMessage,
         address: &str,
     ) -> Result<(), TurnError> {
-        chat.known = self
+        chat.lookup = self
             .sessions
             .get(&chat.key)
             .await
             .map_err(TurnError::Lookup)?;
-        if chat.known.is_none() {
+        if chat.known().is_none() {
             let ids = &chat.ids;
             let phone = m.phone.as_ref().map_or(address, |p| p.digits());
             chat.new_chat = Some(NewChat {
@@ -214,12 +214,10 @@ impl Conversations {
         self.load_chat(&mut chat, &m, &address).await?;
         let now = self.clock.now();
         let silent = chat
-            .known
-            .as_ref()
+            .known()
             .and_then(|s| s.human_until)
             .is_some_and(|until| until > now);
-        let planned =
-            (!silent).then(|| self.plan(&m, chat.known.as_ref(), &chat.key.clinic_id, now));
+        let planned = (!silent).then(|| self.plan(&m, chat.known(), &chat.key.clinic_id, now));
 
         let ids = chat.ids.clone();
         let inbound = InboundWrite {
@@ -261,7 +259,7 @@ impl Conversations {
             return Ok(TurnOutcome::Duplicate);
         };
         self.metrics.events.inc(&[m.provider.as_str(), "patient"]);
-        let previous = chat.known.as_ref();
+        let previous = chat.known();
         self.sessions.put(
             chat.key.clone(),
             ChatState {
