@@ -21,6 +21,18 @@ impl Phone {
     pub fn digits(&self) -> &str {
         &self.0
     }
+
+    /// For listings staff read: enough to tell chats apart, not enough to dial.
+    /// "79990001122" → "+7 999 ***-**-22"; other numbers keep their first four digits.
+    pub fn masked(&self) -> String {
+        let d = &self.0;
+        let last = &d[d.len() - 2..];
+        if d.len() == 11 && d.starts_with('7') {
+            return format!("+7 {} ***-**-{last}", &d[1..4]);
+        }
+        let stars = "*".repeat(d.len() - 6);
+        format!("+{} {stars}{last}", &d[..4])
+    }
 }
 
 impl fmt::Debug for Phone {
@@ -51,6 +63,19 @@ mod tests {
         }
         assert!(Phone::parse("123").is_none());
         assert!(Phone::parse("abc79990001122").is_none());
+    }
+
+    #[test]
+    fn masked_numbers_keep_the_prefix_and_last_two_digits_only() {
+        assert_eq!(
+            Phone::parse("79990001122").unwrap().masked(),
+            "+7 999 ***-**-22"
+        );
+        assert_eq!(
+            Phone::parse("34612345678").unwrap().masked(),
+            "+3461 *****78"
+        );
+        assert_eq!(Phone::parse("12345678").unwrap().masked(), "+1234 **78");
     }
 
     #[test]
