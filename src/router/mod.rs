@@ -32,6 +32,7 @@ pub use intent::Intent;
 pub use pack::REQUIRED_TEMPLATES;
 pub use price_index::PriceIndex;
 pub use reply::{Handoff, HandoffReason, Reply, Route};
+pub use template::TemplateGap;
 pub use text::normalize;
 pub use understand::{PriceMatch, Understanding};
 
@@ -197,5 +198,23 @@ impl Router {
                 .unwrap_or_default()
         });
         template::fill(text, vars)
+    }
+
+    /// Like `template_with_default`, for messages the patient did not ask for (follow-ups):
+    /// a key no pack has, or a placeholder without a value, is an error instead of the
+    /// `fallback` text or a visible `{placeholder}`.
+    pub fn template_strict(
+        &self,
+        language: &str,
+        default_language: &str,
+        key: &str,
+        vars: &[(&str, &str)],
+    ) -> Result<String, TemplateGap> {
+        let text = [language, default_language, "en"]
+            .iter()
+            .filter_map(|code| self.pack(code))
+            .find_map(|pack| pack.template(key))
+            .ok_or_else(|| TemplateGap::NoTemplate(key.to_owned()))?;
+        template::fill_strict(key, text, vars)
     }
 }
