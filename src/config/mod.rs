@@ -4,10 +4,12 @@
 //! redacted in `Debug`, never logged.
 
 mod env;
+mod followups;
 mod keys;
 mod template;
 
 pub use env::Env;
+pub use followups::{CloudTemplateConfig, FollowupRule, FollowupsConfig, RuleConfig};
 pub use keys::{KeyName, KeySource, KeySources};
 pub use template::starter_config;
 
@@ -52,6 +54,7 @@ pub struct Config {
     pub conversation: ConversationConfig,
     pub prices: PricesConfig,
     pub sender: SenderConfig,
+    pub followups: FollowupsConfig,
     /// Where each key comes from; resolved from the environment, never from the TOML file.
     #[serde(skip)]
     pub keys: KeySources,
@@ -252,6 +255,7 @@ impl Default for Config {
             conversation: ConversationConfig::default(),
             prices: PricesConfig::default(),
             sender: SenderConfig::default(),
+            followups: FollowupsConfig::default(),
             keys: KeySources::default(),
             config_file: None,
         }
@@ -391,6 +395,14 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
+    /// Extra language packs: the configured directory, else `<data_dir>/languages` if it exists.
+    pub fn languages_dir(&self) -> Option<PathBuf> {
+        self.conversation
+            .languages_dir
+            .clone()
+            .or_else(|| Some(self.data_dir.join("languages")).filter(|d| d.is_dir()))
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("frontdesk.db")
     }
@@ -417,6 +429,7 @@ impl Config {
             ));
         }
         self.clinic.weekly_hours()?;
+        self.followups.validate()?;
         if self.prices.cache_ttl_secs < 10 {
             return Err(invalid(
                 "prices.cache_ttl_secs",

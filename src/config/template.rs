@@ -80,6 +80,35 @@ webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
 # connect_timeout_ms = 2000
 # read_timeout_ms = 15000
 
+[followups]
+# enabled = true                 # false: nothing is sent; rows stay scheduled
+# schedule = "*/30 * * * * *"    # when the scheduler ticks: cron with seconds, UTC
+# quiet_hours = "21:00-09:00"    # clinic time; postponed to the end of the range. "" = none
+# catch_up_horizon = "6h"        # missed by more than this (server down) → expired, not sent
+# max_per_tick = 200
+#
+# Rules schedule a nudge from a conversation turn. `when` / `unless` are intents (price,
+# booking, hours, …) or reply routes (fast_price, …). A patient's reply cancels a pending
+# nudge; at most one is pending per chat and rule. `template` is a language-pack key: each
+# language has its own text, and packs in conversation.languages_dir can override it.
+# The delay must stay inside WhatsApp's 24-hour window (at most 23h45m) unless a Cloud API
+# template below stands in for the rule's kind.
+# [[followups.rules]]
+# name = "price_no_booking"
+# when = "price"
+# unless = "booking"
+# delay = "20h"
+# kind = "nudge"
+# template = "followup_nudge"
+#
+# WhatsApp allows free text only within 24 h of the patient's last message. Outside it, a
+# Cloud API chat gets this approved template instead; otherwise the follow-up expires.
+# [[followups.cloud_templates]]
+# kind = "nudge"
+# name = "clinic_followup"       # the template's name in WhatsApp Manager
+# language = "ru"                # default: the chat's language
+# params = ["service"]           # context fields for {{{{1}}}}, {{{{2}}}}, …
+
 [supabase]
 # url = "https://xyz.supabase.co"               # SUPABASE_URL
 # service_role_key = "..."                      # SUPABASE_SERVICE_ROLE_KEY
