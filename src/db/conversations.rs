@@ -175,3 +175,45 @@ pub fn insert_handoff(conn: &Connection, h: &NewHandoff<'_>, now: &str) -> Resul
     )?;
     Ok(())
 }
+
+/// An open session of a contact, for staff tools that find a chat by phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSession {
+    pub session_id: String,
+    pub clinic_id: String,
+    pub clinic_name: String,
+    pub timezone: String,
+    pub default_language: String,
+    pub language: Option<String>,
+    pub provider: String,
+    pub last_inbound_at: Option<String>,
+}
+
+/// Open sessions of contacts with this blind index, in any clinic, latest activity first.
+pub fn list_open_sessions_by_phone(
+    conn: &Connection,
+    phone_index: &str,
+) -> Result<Vec<OpenSession>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id, s.clinic_id, k.name, k.timezone, k.default_language, s.language,
+                s.provider, s.last_inbound_at
+         FROM contacts c
+         JOIN conversation_sessions s ON s.contact_id = c.id AND s.status = 'open'
+         JOIN clinics k ON k.id = s.clinic_id
+         WHERE c.clinic_id IN (SELECT id FROM clinics) AND c.phone_index = ?1
+         ORDER BY coalesce(s.last_inbound_at, s.created_at) DESC, s.id",
+    )?;
+    let rows = stmt.query_map([phone_index], |r| {
+        Ok(OpenSession {
+            session_id: r.get(0)?,
+            clinic_id: r.get(1)?,
+            clinic_name: r.get(2)?,
+            timezone: r.get(3)?,
+            default_language: r.get(4)?,
+            language: r.get(5)?,
+            provider: r.get(6)?,
+            last_inbound_at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -12,11 +12,19 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core",
-    sql: include_str!("../../schema/0001_core.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "core",
+        sql: include_str!("../../schema/0001_core.sql"),
+    },
+    // Version 2 is reserved for the sync branch (merged separately).
+    Migration {
+        version: 3,
+        name: "followups",
+        sql: include_str!("../../schema/0003_followups.sql"),
+    },
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {

@@ -6,6 +6,8 @@ pub mod audit;
 mod checkpointer;
 pub mod clinics;
 pub mod conversations;
+pub mod followup_rules;
+pub mod followups;
 pub mod messages;
 pub mod meta;
 pub mod migrate;

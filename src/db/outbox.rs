@@ -30,13 +30,15 @@ pub struct PendingSend {
     pub next_attempt_at: String,
     pub body_sealed: Option<Vec<u8>>,
     pub chat_sealed: Vec<u8>,
+    /// The message's kind: "text", or "template" (a Cloud API template as JSON).
+    pub kind: String,
 }
 
 /// Every pending send, oldest first (the order replies were written in).
 pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.message_id, m.session_id, m.provider, m.instance, o.attempts,
-                o.next_attempt_at, m.body_sealed, s.chat_sealed
+                o.next_attempt_at, m.body_sealed, s.chat_sealed, m.kind
          FROM send_outbox o
          JOIN whatsapp_messages m ON m.id = o.message_id
          JOIN conversation_sessions s ON s.id = m.session_id
@@ -54,6 +56,7 @@ pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
             next_attempt_at: r.get(6)?,
             body_sealed: r.get(7)?,
             chat_sealed: r.get(8)?,
+            kind: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
