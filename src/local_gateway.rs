@@ -238,7 +238,7 @@ async fn cloud_send(
     let (Some("whatsapp"), Some(to), Some(text)) = (
         body["messaging_product"].as_str(),
         body["to"].as_str(),
-        body["text"]["body"].as_str(),
+        cloud_content(&body),
     ) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -253,13 +253,38 @@ async fn cloud_send(
             Json(body),
         );
     }
-    let id = accept(&inner, &phone_number_id, to, text, "wamid.");
+    let id = accept(&inner, &phone_number_id, to, &text, "wamid.");
     (
         StatusCode::OK,
         Json(
             json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": id}]}),
         ),
     )
+}
+
+/// What a Cloud API send carries, as the gateway records it: a text's body, or for a
+/// template "[template <name>/<language>] <param> | <param>".
+fn cloud_content(body: &Value) -> Option<String> {
+    match body["type"].as_str()? {
+        "text" => body["text"]["body"].as_str().map(str::to_owned),
+        "template" => {
+            let t = &body["template"];
+            let (name, language) = (t["name"].as_str()?, t["language"]["code"].as_str()?);
+            let params: Vec<&str> = match t.get("components") {
+                None => Vec::new(),
+                Some(components) => components[0]["parameters"]
+                    .as_array()?
+                    .iter()
+                    .map(|p| p["text"].as_str())
+                    .collect::<Option<_>>()?,
+            };
+            Some(format!(
+                "[template {name}/{language}] {}",
+                params.join(" | ")
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The `messages.upsert` webhook body Evolution v2 posts for a patient's text.

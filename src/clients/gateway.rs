@@ -1,9 +1,10 @@
 //! Sending WhatsApp text through Evolution API (`POST /message/sendText/{instance}`, v2 or v1
-//! body) or Meta's Cloud API (`POST /{phone-number-id}/messages`). Classifies failures:
-//! transient ones are retried by the sender, permanent ones are recorded with a reason that
-//! names no patient data.
+//! body) or Meta's Cloud API (`POST /{phone-number-id}/messages`), and approved templates
+//! through the Cloud API. Classifies failures: transient ones are retried by the sender,
+//! permanent ones are recorded with a reason that names no patient data.
 
 use crate::config::{Config, EvolutionApiVersion};
+use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -95,6 +96,36 @@ impl GatewayClient {
         }
     }
 
+    /// Sends an approved Cloud API template (outside the 24-hour window). Evolution API
+    /// speaks WhatsApp Web, which has no templates: that is a permanent failure.
+    pub async fn send_template(
+        &self,
+        provider: Provider,
+        instance: &str,
+        to: &str,
+        template: &CloudTemplate,
+    ) -> Result<Sent, SendError> {
+        if provider != Provider::Cloud {
+            return Err(SendError::Permanent(
+                "message templates need the WhatsApp Cloud API".into(),
+            ));
+        }
+        let parameters: Vec<Value> = template
+            .params
+            .iter()
+            .map(|p| json!({ "type": "text", "text": p }))
+            .collect();
+        let mut body = json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+            "type": "template",
+            "template": { "name": template.name, "language": { "code": template.language } }
+        });
+        if !parameters.is_empty() {
+            body["template"]["components"] = json!([{ "type": "body", "parameters": parameters }]);
+        }
+        self.post_cloud(instance, &body).await
+    }
+
     async fn send_evolution(
         &self,
         instance: &str,
@@ -157,20 +188,24 @@ impl GatewayClient {
         to: &str,
         text: &str,
     ) -> Result<Sent, SendError> {
-        let c = self
-            .cloud
-            .as_ref()
-            .ok_or(SendError::NotConfigured("WhatsApp Cloud API"))?;
         let body = json!({
             "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
             "type": "text", "text": { "preview_url": false, "body": text }
         });
+        self.post_cloud(phone_number_id, &body).await
+    }
+
+    async fn post_cloud(&self, phone_number_id: &str, body: &Value) -> Result<Sent, SendError> {
+        let c = self
+            .cloud
+            .as_ref()
+            .ok_or(SendError::NotConfigured("WhatsApp Cloud API"))?;
         let url = format!("{}/{}/messages", c.base, urlencode(phone_number_id));
         let response = self
             .http
             .post(url)
             .bearer_auth(c.token.expose_secret())
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(transport_error)?;

@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::config::SenderConfig;
 use crate::crypto::{Aad, Keys};
 use crate::db::{Db, outbox};
+use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use crate::domain::time;
 use crate::resilience::{Admission, Backoff, Breaker};
@@ -38,6 +39,8 @@ pub struct OutgoingSend {
     pub instance: String,
     pub to: String,
     pub text: String,
+    /// Set for a Cloud API template (outside the 24-hour window); `text` then holds its JSON.
+    pub template: Option<CloudTemplate>,
     pub attempts: u32,
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -285,6 +288,10 @@ impl Sender {
                 Aad::new("whatsapp_messages", "body", &row.message_id),
             )
             .ok()?;
+        let template = match row.kind.as_str() {
+            "template" => Some(CloudTemplate::from_json(&text)?),
+            _ => None,
+        };
         Some(OutgoingSend {
             outbox_id: row.outbox_id.clone(),
             message_id: row.message_id.clone(),
@@ -293,6 +300,7 @@ impl Sender {
             instance: row.instance.clone(),
             to,
             text,
+            template,
             attempts: row.attempts,
             not_before: time::from_db(&row.next_attempt_at).ok(),
         })
@@ -366,9 +374,18 @@ impl Sender {
             self.busy.insert(session);
             let gateway = self.gateway.clone();
             inflight.spawn(async move {
-                let result = gateway
-                    .send_text(send.provider, &send.instance, &send.to, &send.text)
-                    .await;
+                let result = match &send.template {
+                    Some(t) => {
+                        gateway
+                            .send_template(send.provider, &send.instance, &send.to, t)
+                            .await
+                    }
+                    None => {
+                        gateway
+                            .send_text(send.provider, &send.instance, &send.to, &send.text)
+                            .await
+                    }
+                };
                 match result {
                     Ok(_) | Err(SendError::Permanent(_)) => breaker.success(),
                     Err(SendError::Transient(_)) => breaker.failure(),

@@ -286,6 +286,7 @@ impl Conversations {
             instance: m.instance.clone(),
             to: address,
             text: planned.text,
+            template: None,
             attempts: 0,
             not_before: None,
         });
