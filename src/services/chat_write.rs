@@ -197,6 +197,8 @@ pub fn store_turn(
             now,
         )?;
     }
+    let route = reply.map(|r| r.route);
+    super::followups::after_patient_turn(c, &k.clinic_id, &session_id, inbound.intent, route, now)?;
     let Some(reply) = reply else {
         return Ok(Stored::Stored {
             contact_id,

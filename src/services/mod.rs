@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod chat_write;
 pub mod clinics;
+pub mod followups;
 pub mod keys;
 pub mod price_list;
 pub mod rejections;
