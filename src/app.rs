@@ -11,10 +11,12 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{KeyError, Keys};
 use crate::db::{Db, DbError};
+use crate::jobs::followups::{FollowupDeps, FollowupJob, FollowupJobError};
 use crate::jobs::sender::{self, OutgoingSend, Sender};
 use crate::metrics::Metrics;
 use crate::router::{Router, RouterError};
 use crate::services::audit::{self, AuditEvent, action};
+use crate::services::followups;
 use crate::services::keys::{self as key_binding, BindError};
 use crate::services::turn::{Conversations, Deps};
 use crate::shutdown::Shutdown;
@@ -45,6 +47,8 @@ pub enum StartupError {
     },
     #[error("language packs: {0}")]
     Languages(#[from] RouterError),
+    #[error(transparent)]
+    Followups(#[from] FollowupJobError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -78,16 +82,13 @@ impl App {
                 let event = AuditEvent::new("system", action::STARTUP)
                     .detail(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }));
                 audit::record(c, &k.audit, now, &event)?;
-                Ok(crate::services::clinics::ensure_default(c, &c2, now)?)
+                let clinic = crate::services::clinics::ensure_default(c, &c2, now)?;
+                followups::sync_rules(c, &clinic, &c2.followups.parsed_rules(), now)?;
+                Ok(clinic)
             })
             .await?;
 
-        let languages = config
-            .conversation
-            .languages_dir
-            .clone()
-            .or_else(|| Some(config.data_dir.join("languages")).filter(|d| d.is_dir()));
-        let router = Arc::new(Router::load(languages.as_deref())?);
+        let router = Arc::new(Router::load(config.languages_dir().as_deref())?);
         let clinics = Arc::new(ClinicDirectory::new(
             db.clone(),
             default_clinic,
@@ -115,6 +116,16 @@ impl App {
             config: config.conversation.clone(),
         }));
 
+        let followups = Arc::new(FollowupJob::new(FollowupDeps {
+            db: db.clone(),
+            keys: keys.clone(),
+            router: router.clone(),
+            clinics: clinics.clone(),
+            sender: sender_handle.clone(),
+            clock: clock.clone(),
+            config: config.followups.clone(),
+        })?);
+
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -132,6 +143,7 @@ impl App {
             clinics,
             conversations,
             sender: sender_handle,
+            followups,
             metrics,
             rejections: Arc::default(),
             draining: Arc::default(),
@@ -179,6 +191,7 @@ impl App {
         );
         sender.load_pending().await;
         jobs.spawn(sender.run(jobs_cancel.clone()));
+        jobs.spawn(state.followups.clone().run(jobs_cancel.clone()));
         jobs.spawn(jobs::price_refresh::run(
             state.prices.clone(),
             jobs_cancel.clone(),

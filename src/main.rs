@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     };
     let filter = env
         .get("RUST_LOG")
-        .unwrap_or_else(|| format!("{default_level},tower_http=warn"));
+        .unwrap_or_else(|| format!("{default_level},tower_http=warn,tokio_cron_scheduler=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

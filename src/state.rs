@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::Db;
+use crate::jobs::followups::FollowupJob;
 use crate::jobs::sender::SenderHandle;
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub clinics: Arc<ClinicDirectory>,
     pub conversations: Arc<Conversations>,
     pub sender: SenderHandle,
+    pub followups: Arc<FollowupJob>,
     pub metrics: Arc<Metrics>,
     pub rejections: Arc<RejectionLimiter>,
     pub(crate) draining: Arc<AtomicBool>,
