@@ -51,6 +51,11 @@ pub enum Command {
         #[command(subcommand)]
         command: PricesCommand,
     },
+    /// Messages the front desk sends later: visit reminders, check-ins, nudges.
+    Followups {
+        #[command(subcommand)]
+        command: FollowupsCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -71,6 +76,54 @@ pub enum PricesCommand {
     Import { file: PathBuf },
     /// Print the active price list.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FollowupsCommand {
+    /// Show scheduled follow-ups, due times in clinic time, phone numbers masked.
+    List {
+        /// Also show the latest sent, cancelled, expired and failed ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Schedule a follow-up in a chat (the patient must have written to the clinic before).
+    Add(FollowupAddArgs),
+    /// Cancel a scheduled follow-up.
+    Cancel {
+        /// The id `followups list` shows.
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FollowupAddArgs {
+    /// The patient's phone number, e.g. "+7 999 000-11-22".
+    #[arg(long, value_name = "PHONE")]
+    pub chat: String,
+    /// Send after this long: 30m, 2h, 1d, 1h30m.
+    #[arg(
+        long = "in",
+        value_name = "SPAN",
+        required_unless_present = "at",
+        conflicts_with = "at"
+    )]
+    pub after: Option<String>,
+    /// Send at this time: RFC 3339, or clinic time as "2026-11-26 10:00".
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// What it is: reminder, check_in, nudge, … (its default template is followup_<kind>).
+    #[arg(long, default_value = "reminder")]
+    pub kind: String,
+    /// The exact words to send (stored encrypted).
+    #[arg(long, conflicts_with = "template")]
+    pub text: Option<String>,
+    /// A language-pack template key, sent in the chat's language.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// A value for the template's {NAME}; times ("2026-11-26 10:00", clinic time) also give
+    /// {NAME_date} and {NAME_time}. Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod demo;
+mod followups;
 pub mod init;
 mod keys;
 mod migrate;
@@ -10,7 +11,7 @@ pub mod prices;
 mod sandbox;
 mod serve;
 
-use crate::cli::{AuditCommand, Command, KeysCommand, PricesCommand};
+use crate::cli::{AuditCommand, Command, FollowupsCommand, KeysCommand, PricesCommand};
 use crate::config::Config;
 
 /// sysexits' EX_CONFIG: the configuration or the keys need fixing; retrying will not help.
@@ -60,6 +61,11 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Prices {
             command: PricesCommand::List,
         } => prices::list(config).await,
+        Command::Followups { command } => match command {
+            FollowupsCommand::List { all } => followups::list(config, all).await,
+            FollowupsCommand::Add(args) => followups::add(config, args).await,
+            FollowupsCommand::Cancel { id } => followups::cancel(config, &id).await,
+        },
         Command::Demo => demo::run().await,
         Command::Bench(args) => bench::run(args).await,
     }
