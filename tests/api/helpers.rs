@@ -213,10 +213,28 @@ impl TestApp {
 
     /// Stops and starts again on the same data dir (and the given gateway).
     pub async fn restart(self, gateway: LocalGateway) -> TestApp {
+        self.restart_with(gateway, |_| {}).await
+    }
+
+    /// Like `restart`, with the config edited as `spawn_app_with` does.
+    pub async fn restart_with(
+        self,
+        gateway: LocalGateway,
+        customise: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let clock = self.clock.clone();
         self.shutdown.trigger();
         self.handle.await.unwrap().unwrap();
-        start_in(self.dir, gateway, clock, |_| {}, false).await
+        start_in(self.dir, gateway, clock, customise, false).await
+    }
+
+    /// One follow-up scheduler tick at the test clock's time, as the cron tick runs it.
+    pub async fn run_followups_once(&self) -> frontdesk::jobs::followups::TickSummary {
+        self.state
+            .followups
+            .run_once(self.clock.now())
+            .await
+            .unwrap()
     }
 
     pub async fn post_evolution(&self, body: &[u8], auth: Auth<'_>) -> reqwest::Response {

@@ -8,6 +8,8 @@ mod helpers;
 mod audit_tampering;
 mod cli_refusals;
 mod demo_bench;
+mod followups;
+mod followups_cli;
 mod health;
 mod phi;
 mod prices_cli;
