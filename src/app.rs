@@ -49,6 +49,8 @@ pub enum StartupError {
     Languages(#[from] RouterError),
     #[error(transparent)]
     Followups(#[from] FollowupJobError),
+    #[error(transparent)]
+    FollowupRule(#[from] followups::RuleError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -89,6 +91,8 @@ impl App {
             .await?;
 
         let router = Arc::new(Router::load(config.languages_dir().as_deref())?);
+        let rules = config.followups.parsed_rules();
+        followups::check_rules(&router, &rules, &config.clinic.default_language)?;
         let clinics = Arc::new(ClinicDirectory::new(
             db.clone(),
             default_clinic,

@@ -10,6 +10,7 @@ mod cli_refusals;
 mod demo_bench;
 mod followups;
 mod followups_cli;
+mod followups_rules;
 mod health;
 mod phi;
 mod prices_cli;

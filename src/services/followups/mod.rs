@@ -5,15 +5,15 @@
 
 mod compose;
 mod decide;
+mod rules;
 mod tick;
 
 pub use compose::{Wording, compose_text, context_vars, template_params};
 pub use decide::{Decision, Facts, Policy, decide};
+pub use rules::{RuleError, after_patient_turn, check_rules, sync_rules};
 pub use tick::{ClaimedSend, Clinics, TickDeps, TickReport, tick};
 
-use crate::config::FollowupRule;
 use crate::crypto::{Aad, Sealer};
-use crate::db::followup_rules::{self, RuleRow};
 use crate::db::{DbError, followups, rusqlite::Connection};
 use crate::domain::time;
 use chrono::{DateTime, Utc};
@@ -198,94 +198,6 @@ pub fn cancel(
     }
     followups::refresh_session_due(conn, &row.session_id, &at)?;
     Ok(())
-}
-
-/// Makes the clinic's stored rules match the configured ones (start-up).
-pub fn sync_rules(
-    conn: &Connection,
-    clinic_id: &str,
-    rules: &[FollowupRule],
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    let rows: Vec<RuleRow> = rules
-        .iter()
-        .map(|r| RuleRow {
-            name: r.name.clone(),
-            trigger: r.trigger.clone(),
-            unless_intent: r.unless.clone(),
-            delay_secs: r.delay.num_seconds(),
-            kind: r.kind.clone(),
-            template: r.template.clone(),
-        })
-        .collect();
-    followup_rules::replace_rules(conn, clinic_id, &rows, &time::to_db(now))
-}
-
-/// A patient's message was stored (called from the turn's transaction): their reply cancels
-/// the chat's pending nudges, then the clinic's rules may schedule a new one from the turn's
-/// intent and reply route. At most one pending follow-up per chat and rule.
-pub fn after_patient_turn(
-    conn: &Connection,
-    clinic_id: &str,
-    session_id: &str,
-    intent: Option<&str>,
-    route: Option<&str>,
-    now: &str,
-) -> Result<(), DbError> {
-    let mut changed = followups::cancel_on_reply(conn, session_id, now)? > 0;
-    if intent.is_some() || route.is_some() {
-        for rule in followup_rules::list_triggered(conn, clinic_id, intent, route)? {
-            changed |= apply_rule(conn, clinic_id, session_id, &rule, intent, route, now)?;
-        }
-    }
-    if changed {
-        followups::refresh_session_due(conn, session_id, now)?;
-    }
-    Ok(())
-}
-
-fn apply_rule(
-    conn: &Connection,
-    clinic_id: &str,
-    session_id: &str,
-    rule: &RuleRow,
-    intent: Option<&str>,
-    route: Option<&str>,
-    now: &str,
-) -> Result<bool, DbError> {
-    let at = time::from_db(now).map_err(|e| DbError::Corrupt(format!("turn time: {e}")))?;
-    let delay = chrono::Duration::seconds(rule.delay_secs);
-    if let Some(unless) = rule.unless_intent.as_deref() {
-        let since = time::to_db(at - delay);
-        if intent == Some(unless)
-            || route == Some(unless)
-            || followup_rules::had_intent_since(conn, session_id, unless, &since)?
-        {
-            return Ok(false);
-        }
-    }
-    let context = serde_json::json!({
-        "rule": rule.name,
-        "trigger": rule.trigger,
-        "triggered_at": now,
-    });
-    followups::insert_followup(
-        conn,
-        &followups::NewFollowupRow {
-            id: &uuid::Uuid::now_v7().to_string(),
-            clinic_id,
-            session_id,
-            kind: &rule.kind,
-            due_at: &time::to_db(at + delay),
-            context: &context.to_string(),
-            source: Source::Rule.as_str(),
-            text_sealed: None,
-            template: Some(&rule.template),
-            rule: Some(&rule.name),
-            cancel_on_reply: true,
-        },
-        now,
-    )
 }
 
 #[cfg(test)]

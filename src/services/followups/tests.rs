@@ -451,3 +451,24 @@ async fn staff_text_is_stored_sealed_and_sent_as_written() {
     let report = fx.tick(noon(), policy()).await;
     assert_eq!(report.sends[0].text, "Анна, ждём вас завтра в 10:00");
 }
+
+#[test]
+fn rules_naming_a_missing_template_or_a_value_they_cannot_have_are_refused() {
+    let router = Router::builtin();
+    assert!(check_rules(&router, &[price_rule()], "ru").is_ok());
+    let mut unknown = price_rule();
+    unknown.template = "followup_typo".into();
+    let err = check_rules(&router, &[unknown], "ru")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("price_no_booking") && err.contains("followup_typo"),
+        "{err}"
+    );
+    let mut needs_service = price_rule();
+    needs_service.template = "followup_service".into();
+    let err = check_rules(&router, &[needs_service], "ru")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("{service}"), "{err}");
+}

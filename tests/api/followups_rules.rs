@@ -1,0 +1,212 @@
+//! The patient-friendly rules, as the patient sees them: no messages in quiet hours (clinic
+//! time), a reply cancels a pending nudge, a chat staff took over gets none from the bot, and
+//! free text only inside WhatsApp's 24-hour window (a Cloud API template outside it).
+
+use crate::followups::*;
+use crate::helpers::*;
+use chrono::{Duration, TimeZone, Utc};
+use frontdesk::config::{CloudTemplateConfig, Config, RuleConfig};
+use frontdesk::services::followups::{NewFollowup, Source};
+use std::time::Duration as Wait;
+
+#[tokio::test]
+async fn quiet_hours_postpone_a_follow_up_to_the_next_morning_in_clinic_time() {
+    let app = spawn_followups_app(|_| {}).await;
+    patient_says(&app, PATIENT, "Здравствуйте").await;
+    let late = Utc.with_ymd_and_hms(2026, 11, 26, 18, 30, 0).unwrap(); // 21:30 Moscow
+    let f = NewFollowup::new(&session_of(&app, 0), "check_in", late, Source::Llm);
+    let id = schedule(&app, f).await;
+    app.clock.set(late + Duration::minutes(1));
+    let tick = app.run_followups_once().await;
+    assert_eq!((tick.sent, tick.postponed), (0, 1));
+    let morning = "2026-11-27T06:00:00.000000Z"; // 09:00 Moscow
+    assert_eq!(
+        app.query_string(&format!("SELECT due_at FROM followups WHERE id = '{id}'"))
+            .as_deref(),
+        Some(morning)
+    );
+    assert_eq!(session_due(&app).as_deref(), Some(morning));
+    assert_eq!(
+        app.sends_settled(1).await.len(),
+        1,
+        "nothing but the earlier reply"
+    );
+
+    app.clock
+        .set(Utc.with_ymd_and_hms(2026, 11, 27, 6, 0, 30).unwrap());
+    assert_eq!(app.run_followups_once().await.sent, 1);
+    assert_eq!(app.sends_settled(2).await.len(), 2);
+    app.shutdown().await;
+}
+
+fn price_rule(c: &mut Config) {
+    c.followups.rules.push(RuleConfig {
+        name: "price_no_booking".into(),
+        when: "price".into(),
+        unless: Some("booking".into()),
+        delay: "20h".into(),
+        kind: "nudge".into(),
+        template: "followup_nudge".into(),
+    });
+}
+
+#[tokio::test]
+async fn a_price_question_left_unanswered_gets_one_nudge_the_next_morning() {
+    let app = spawn_followups_app(price_rule).await;
+    patient_says(&app, PATIENT, "Сколько стоит пломба?").await;
+    let due = frontdesk::domain::time::to_db(noon() + Duration::hours(20));
+    assert_eq!(session_due(&app), Some(due));
+    assert_eq!(
+        app.count("SELECT count(*) FROM followups WHERE source = 'rule'"),
+        1
+    );
+
+    app.clock.advance(Duration::hours(19));
+    assert_eq!(app.run_followups_once().await.sent, 0, "not due yet");
+    // Due at 08:00 Moscow, inside quiet hours: it waits until 09:00.
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(app.run_followups_once().await.postponed, 1);
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(app.run_followups_once().await.sent, 1);
+    let sends = app.sends_settled(2).await;
+    assert_eq!(sends.len(), 2);
+    assert!(
+        sends[1].text.contains("Остались ли у вас вопросы"),
+        "{}",
+        sends[1].text
+    );
+    assert_eq!(session_due(&app), None, "cleared once sent");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_patient_reply_cancels_the_pending_nudge() {
+    let app = spawn_followups_app(price_rule).await;
+    patient_says(&app, PATIENT, "Сколько стоит пломба?").await;
+    assert!(session_due(&app).is_some());
+    app.clock.advance(Duration::hours(1));
+    patient_says(&app, PATIENT, "Спасибо!").await;
+    assert_eq!(
+        app.query_string("SELECT status || ': ' || last_error FROM followups")
+            .as_deref(),
+        Some("cancelled: the patient replied")
+    );
+    assert_eq!(session_due(&app), None);
+    app.clock.advance(Duration::hours(20));
+    assert_eq!(app.run_followups_once().await.sent, 0);
+    assert_eq!(app.sends_settled(2).await.len(), 2, "the two replies only");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_chat_taken_over_by_staff_gets_no_follow_up_from_the_bot() {
+    let app = spawn_followups_app(|_| {}).await;
+    patient_says(&app, PATIENT, "Здравствуйте").await;
+    let session = session_of(&app, 0);
+    let due = noon() + Duration::hours(1);
+    let nudge = schedule(&app, NewFollowup::new(&session, "nudge", due, Source::Llm)).await;
+    let mut staff_reminder = NewFollowup::new(&session, "check_in", due, Source::Staff);
+    staff_reminder.text = Some("Как заживает после удаления?".into());
+    let reminder = schedule(&app, staff_reminder).await;
+    // Staff type in the chat from the clinic's phone (same patient number).
+    let staff = fixture("evolution_messages_upsert_from_me.json");
+    assert_eq!(app.post_evolution(&staff, Auth::Jwt).await.status(), 200);
+
+    app.clock.advance(Duration::hours(1));
+    let tick = app.run_followups_once().await;
+    assert_eq!((tick.sent, tick.cancelled, tick.postponed), (0, 1, 1));
+    assert_eq!(
+        status(&app, &nudge),
+        ("cancelled".into(), Some("staff took over the chat".into()))
+    );
+    assert_eq!(
+        status(&app, &reminder).0,
+        "scheduled",
+        "staff's own one waits for them"
+    );
+    assert_eq!(app.sends_settled(1).await.len(), 1);
+
+    // Once staff's quiet period is over, staff's reminder goes out as they wrote it.
+    app.clock.advance(Duration::hours(2));
+    assert_eq!(app.run_followups_once().await.sent, 1);
+    let sends = app.sends_settled(2).await;
+    assert_eq!(sends[1].text, "Как заживает после удаления?");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn free_text_goes_out_only_within_24_hours_of_the_patients_last_message() {
+    let app = spawn_followups_app(|_| {}).await;
+    patient_says(&app, PATIENT, "Здравствуйте").await;
+    patient_says(&app, "79990003344", "Здравствуйте").await;
+    let inside = NewFollowup::new(
+        &session_of(&app, 0),
+        "check_in",
+        noon() + Duration::hours(23),
+        Source::Llm,
+    );
+    let outside = NewFollowup::new(
+        &session_of(&app, 1),
+        "check_in",
+        noon() + Duration::hours(25),
+        Source::Llm,
+    );
+    let (inside, outside) = (schedule(&app, inside).await, schedule(&app, outside).await);
+    app.clock.advance(Duration::hours(23));
+    assert_eq!(app.run_followups_once().await.sent, 1);
+    assert_eq!(status(&app, &inside).0, "sent");
+    app.clock.advance(Duration::hours(2));
+    assert_eq!(app.run_followups_once().await.expired, 1);
+    assert_eq!(
+        status(&app, &outside),
+        (
+            "expired".into(),
+            Some("outside WhatsApp's 24-hour window".into())
+        )
+    );
+    let sends = app.sends_settled(3).await;
+    assert_eq!(
+        sends.len(),
+        3,
+        "two replies and the one follow-up inside the window"
+    );
+    assert_eq!(sends[2].number, PATIENT);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn outside_the_window_a_cloud_api_chat_gets_the_configured_template() {
+    let app = spawn_followups_app(|c| {
+        c.followups.cloud_templates.push(CloudTemplateConfig {
+            kind: "nudge".into(),
+            name: "clinic_followup".into(),
+            language: None,
+            params: vec!["service".into()],
+        });
+    })
+    .await;
+    // The fixture's message was written in October 2025: its window closed long ago.
+    let body = fixture("cloud_api_text_message.raw_body.txt");
+    let signature = frontdesk::crypto::webhook::sign_body(CLOUD_APP_SECRET.as_bytes(), &body);
+    assert_eq!(app.post_cloud(&body, Some(&signature)).await.status(), 200);
+    app.gateway.wait_for_sends(1, Wait::from_secs(10)).await;
+    let mut f = NewFollowup::new(&session_of(&app, 0), "nudge", noon(), Source::Llm);
+    f.context = serde_json::json!({ "service": "Пломба световая" });
+    let id = schedule(&app, f).await;
+    assert_eq!(app.run_followups_once().await.sent, 1);
+    let sends = app.sends_settled(2).await;
+    assert_eq!(
+        sends[1].text,
+        "[template clinic_followup/ru] Пломба световая"
+    );
+    assert_eq!(sends[1].instance, CLOUD_PHONE_ID);
+    assert_eq!(status(&app, &id).0, "sent");
+    assert_eq!(
+        app.query_string(
+            "SELECT kind || '/' || status FROM whatsapp_messages WHERE kind = 'template'"
+        )
+        .as_deref(),
+        Some("template/sent")
+    );
+    app.shutdown().await;
+}
