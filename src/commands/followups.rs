@@ -11,12 +11,13 @@ use crate::crypto::{Aad, Keys};
 use crate::db::Db;
 use crate::db::conversations::{self, OpenSession};
 use crate::db::followups::{self as rows, ListedFollowup};
+use crate::domain::clinic::ClinicFacts;
 use crate::domain::phone::Phone;
 use crate::domain::span::parse_span;
 use crate::domain::{time, window};
 use crate::router::Router;
 use crate::services::audit::{self, AuditEvent};
-use crate::services::followups::{self, FollowupError, NewFollowup, Source, Wording, action};
+use crate::services::followups::{self, FollowupError, NewFollowup, Source, action};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -188,23 +189,19 @@ fn vars_context(vars: &[String], tz: Tz) -> Result<serde_json::Value, Failure> {
 /// needing a value that was not given.
 fn check_wording(config: &Config, s: &OpenSession, f: &NewFollowup, tz: Tz) -> Result<(), Failure> {
     let router = Router::load(config.languages_dir().as_deref()).map_err(Failure::config)?;
-    let wording = Wording {
-        text: f.text.as_deref(),
-        template: f.template.as_deref(),
-        kind: &f.kind,
-        context: &f.context,
+    let clinic = ClinicFacts {
+        id: s.clinic_id.clone(),
+        name: s.clinic_name.clone(),
+        address: None,
+        phone: None,
+        timezone: tz,
+        default_language: s.default_language.clone(),
+        hours: Default::default(),
     };
     let language = s.language.as_deref().unwrap_or(&s.default_language);
-    followups::compose_text(
-        &router,
-        &wording,
-        language,
-        &s.default_language,
-        &s.clinic_name,
-        tz,
-    )
-    .map(|_| ())
-    .map_err(usage)
+    f.preview(&router, language, &clinic)
+        .map(|_| ())
+        .map_err(usage)
 }
 
 fn warn_outside_window(s: &OpenSession, due: DateTime<Utc>) {

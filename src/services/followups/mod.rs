@@ -114,6 +114,31 @@ impl NewFollowup {
     pub fn template_key(&self) -> Option<String> {
         template_key(self.text.is_some(), self.template.as_deref(), &self.kind)
     }
+
+    /// The words it would send in `language` today, or why it could not be sent (a template
+    /// no pack has, a placeholder the context lacks). Callers check before scheduling, so the
+    /// LLM or staff hear about a mistake now rather than find a `failed` row later.
+    pub fn preview(
+        &self,
+        router: &crate::router::Router,
+        language: &str,
+        clinic: &crate::domain::clinic::ClinicFacts,
+    ) -> Result<String, crate::router::TemplateGap> {
+        let wording = Wording {
+            text: self.text.as_deref(),
+            template: self.template.as_deref(),
+            kind: &self.kind,
+            context: &self.context,
+        };
+        compose_text(
+            router,
+            &wording,
+            language,
+            &clinic.default_language,
+            &clinic.name,
+            clinic.timezone,
+        )
+    }
 }
 
 pub(crate) fn template_key(has_text: bool, template: Option<&str>, kind: &str) -> Option<String> {
