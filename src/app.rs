@@ -5,7 +5,7 @@
 //! Stop: stop accepting, finish in-flight requests (bounded), stop jobs, record the
 //! shutdown, checkpoint the WAL.
 
-use crate::cache::{ClinicDirectory, PriceCache};
+use crate::cache::{ChatLocks, ClinicDirectory, PriceCache, SessionCache};
 use crate::clients::gateway::GatewayClient;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -18,6 +18,7 @@ use crate::router::{Router, RouterError};
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::followups;
 use crate::services::keys::{self as key_binding, BindError};
+use crate::services::llm::{self, LlmAnswerer};
 use crate::services::turn::{Conversations, Deps};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
@@ -108,6 +109,31 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         let (sender_handle, sender_queue) = sender::channel();
         let gateway = Arc::new(GatewayClient::new(&config));
+        let sessions = Arc::new(SessionCache::new(db.clone()));
+        let locks = ChatLocks::default();
+        let llm = if config.openai.is_enabled() {
+            Some(Arc::new(
+                LlmAnswerer::new(llm::Deps {
+                    db: db.clone(),
+                    keys: keys.clone(),
+                    clock: clock.clone(),
+                    router: router.clone(),
+                    prices: prices.clone(),
+                    clinics: clinics.clone(),
+                    sessions: sessions.clone(),
+                    locks: locks.clone(),
+                    sender: sender_handle.clone(),
+                    metrics: metrics.clone(),
+                    config: config.openai.clone(),
+                })
+                .await?,
+            ))
+        } else {
+            tracing::info!(
+                "no LLM configured (OPENAI_API_KEY / OPENAI_BASE_URL): questions the fast path cannot answer get the polite fallback and go to staff"
+            );
+            None
+        };
         let conversations = Arc::new(Conversations::new(Deps {
             db: db.clone(),
             keys: keys.clone(),
@@ -118,6 +144,9 @@ impl App {
             sender: sender_handle.clone(),
             metrics: metrics.clone(),
             config: config.conversation.clone(),
+            sessions,
+            locks,
+            llm: llm.clone(),
         }));
 
         let followups = Arc::new(FollowupJob::new(FollowupDeps {
@@ -151,6 +180,7 @@ impl App {
             metrics,
             rejections: Arc::default(),
             draining: Arc::default(),
+            llm,
         };
         Ok(App {
             state,
@@ -200,6 +230,9 @@ impl App {
             state.prices.clone(),
             jobs_cancel.clone(),
         ));
+        if let Some(llm) = &state.llm {
+            llm.recover_unanswered().await;
+        }
         if let Some(interval) = systemd::watchdog_interval() {
             jobs.spawn(jobs::watchdog::run(
                 state.db.clone(),
@@ -235,6 +268,14 @@ impl App {
         }
         systemd::notify_stopping();
 
+        // Answers being prepared are bounded by the LLM budget; let them finish and reach the
+        // sender before it stops. Any cut short is recovered at the next start.
+        if let Some(llm) = &state.llm {
+            tokio::select! {
+                _ = llm.finish(grace) => {}
+                _ = shutdown.immediate.cancelled() => {}
+            }
+        }
         jobs_cancel.cancel();
         let stop_jobs = async { while jobs.join_next().await.is_some() {} };
         tokio::select! {

@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         command: FollowupsCommand,
     },
+    /// The LLM model registry.
+    Llm {
+        #[command(subcommand)]
+        command: LlmCommand,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -124,6 +129,12 @@ pub struct FollowupAddArgs {
     /// {NAME_date} and {NAME_time}. Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// List the models with their capabilities and measured figures.
+    Models,
 }
 
 #[derive(Debug, Subcommand)]

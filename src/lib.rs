@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod local_gateway;
+pub mod local_llm;
 pub mod metrics;
 pub mod providers;
 pub mod resilience;

@@ -43,6 +43,8 @@ struct Inner {
     script: Mutex<VecDeque<Scripted>>,
     events: broadcast::Sender<ReceivedSend>,
     next_id: AtomicU64,
+    /// Random per instance, so two gateways (before and after a restart) never repeat an id.
+    id_salt: String,
 }
 
 #[derive(Clone)]
@@ -66,6 +68,7 @@ impl LocalGateway {
             script: Mutex::default(),
             events,
             next_id: AtomicU64::new(1),
+            id_salt: hex::encode(crate::crypto::random_bytes::<4>()).to_uppercase(),
         });
         let app = Router::new()
             .route("/message/sendText/{instance}", post(evolution_send))
@@ -159,7 +162,8 @@ async fn scripted(inner: &Inner) -> Option<(u16, Value)> {
 
 fn accept(inner: &Inner, instance: &str, number: &str, text: &str, id_prefix: &str) -> String {
     let id = format!(
-        "{id_prefix}{:016X}",
+        "{id_prefix}{}{:012X}",
+        inner.id_salt,
         inner.next_id.fetch_add(1, Ordering::Relaxed)
     );
     let send = ReceivedSend {

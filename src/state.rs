@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rejections: Arc<RejectionLimiter>,
     pub(crate) draining: Arc<AtomicBool>,
+    /// Present when an LLM is configured.
+    pub llm: Option<Arc<crate::services::llm::LlmAnswerer>>,
 }
 
 impl AppState {

@@ -21,6 +21,16 @@ pub struct ChatKey {
     pub instance: String,
 }
 
+impl ChatKey {
+    /// The name of the chat's turn lock (see `ChatLocks`).
+    pub fn lock_name(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.provider, self.instance, self.clinic_id, self.chat_index
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatState {
     pub contact_id: String,

@@ -2,6 +2,7 @@
 //! here reads the environment or the database. Errors say whether a retry can help.
 
 pub mod gateway;
+pub mod llm;
 
 use std::time::Duration;
 

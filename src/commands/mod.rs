@@ -6,12 +6,13 @@ mod demo;
 mod followups;
 pub mod init;
 mod keys;
+mod llm;
 mod migrate;
 pub mod prices;
 mod sandbox;
 mod serve;
 
-use crate::cli::{AuditCommand, Command, FollowupsCommand, KeysCommand, PricesCommand};
+use crate::cli::{AuditCommand, Command, FollowupsCommand, KeysCommand, LlmCommand, PricesCommand};
 use crate::config::Config;
 
 /// sysexits' EX_CONFIG: the configuration or the keys need fixing; retrying will not help.
@@ -66,6 +67,9 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
             FollowupsCommand::Add(args) => followups::add(config, args).await,
             FollowupsCommand::Cancel { id } => followups::cancel(config, &id).await,
         },
+        Command::Llm {
+            command: LlmCommand::Models,
+        } => llm::models(config).await,
         Command::Demo => demo::run().await,
         Command::Bench(args) => bench::run(args).await,
     }

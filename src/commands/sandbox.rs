@@ -34,6 +34,11 @@ fn random_token() -> String {
 
 impl Sandbox {
     pub async fn start() -> Result<Sandbox, Failure> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like `start`, with `customise` applied to the config last.
+    pub async fn start_with(customise: impl FnOnce(&mut Config)) -> Result<Sandbox, Failure> {
         let dir = tempfile::Builder::new()
             .prefix("frontdesk-demo-")
             .tempdir()?;
@@ -59,6 +64,7 @@ impl Sandbox {
             clinic.hours.insert(day.into(), "09:00-20:00".into());
         }
         clinic.hours.insert("sat".into(), "10:00-16:00".into());
+        customise(&mut config);
         let config = config.finish(&Env::default())?;
 
         super::init::initialise(&config).await?;

@@ -223,6 +223,27 @@ pub struct OpenAiConfig {
     pub api_key: Option<SecretString>,
     pub base_url: String,
     pub model: String,
+    /// Use the LLM at all. Unset: yes when an API key is set or the base URL is not OpenAI's
+    /// (a local server needs no key).
+    pub enabled: Option<bool>,
+    /// Everything an LLM answer may take, from the patient's message to the queued reply.
+    pub budget_ms: u64,
+    pub max_completion_tokens: u32,
+    /// Sent only to models that accept it.
+    pub temperature: f32,
+    pub max_tool_rounds: u32,
+    /// After a message that needs the LLM, wait this long for more from the same chat so
+    /// several quick messages get one answer.
+    pub gather_ms: u64,
+    /// Recent messages of the chat given to the model as context.
+    pub history_messages: usize,
+}
+
+impl OpenAiConfig {
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+            .unwrap_or_else(|| self.api_key.is_some() || !self.base_url.contains("api.openai.com"))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -303,6 +324,13 @@ impl Default for OpenAiConfig {
             api_key: None,
             base_url: "https://api.openai.com/v1".into(),
             model: "gpt-5-nano".into(),
+            enabled: None,
+            budget_ms: 8_000,
+            max_completion_tokens: 1_200,
+            temperature: 0.3,
+            max_tool_rounds: 3,
+            gather_ms: 400,
+            history_messages: 16,
         }
     }
 }
@@ -434,6 +462,12 @@ impl Config {
             return Err(invalid(
                 "prices.cache_ttl_secs",
                 "must be at least 10".into(),
+            ));
+        }
+        if self.openai.budget_ms < 500 || self.openai.gather_ms >= self.openai.budget_ms {
+            return Err(invalid(
+                "openai.budget_ms / gather_ms",
+                "the budget must be at least 500 ms and longer than gather_ms".into(),
             ));
         }
         if self.sender.concurrency == 0 || self.sender.max_attempts == 0 {

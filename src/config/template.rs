@@ -73,6 +73,13 @@ webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
 # api_key = "..."                               # OPENAI_API_KEY
 # base_url = "https://api.openai.com/v1"        # OPENAI_BASE_URL (or a local Ollama / llama.cpp)
 # model = "gpt-5-nano"                          # OPENAI_MODEL
+# enabled = true              # default: on when api_key is set or base_url is not OpenAI's
+# budget_ms = 8000            # an LLM answer gets this long; then the polite fallback + handoff
+# max_completion_tokens = 1200
+# temperature = 0.3           # sent only to models that accept it
+# max_tool_rounds = 3
+# gather_ms = 400             # quick follow-up messages from one chat get one answer
+# history_messages = 16
 
 [sender]
 # concurrency = 64

@@ -217,3 +217,53 @@ pub fn list_open_sessions_by_phone(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// A chat whose latest message is a patient's, still unanswered (an LLM answer was being
+/// prepared when the process stopped).
+#[derive(Debug, Clone)]
+pub struct UnansweredChat {
+    pub session_id: String,
+    pub contact_id: String,
+    pub clinic_id: String,
+    pub phone_index: String,
+    pub provider: String,
+    pub instance: String,
+    pub chat_sealed: Vec<u8>,
+    pub language: Option<String>,
+    pub inbound_id: String,
+}
+
+/// Chats whose last message (since `since`) is an unanswered patient message, excluding
+/// chats staff own at `now`.
+pub fn list_unanswered(
+    conn: &Connection,
+    since: &str,
+    now: &str,
+) -> Result<Vec<UnansweredChat>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id, s.contact_id, s.clinic_id, c.phone_index, s.provider, s.instance,
+                s.chat_sealed, s.language, m.id
+         FROM whatsapp_messages m
+         JOIN conversation_sessions s ON s.id = m.session_id
+         JOIN contacts c ON c.id = s.contact_id
+         WHERE m.created_at >= ?1 AND m.direction = 'inbound'
+           AND (s.human_until IS NULL OR s.human_until <= ?2)
+           AND NOT EXISTS (SELECT 1 FROM whatsapp_messages later
+                           WHERE later.session_id = m.session_id
+                             AND (later.created_at, later.id) > (m.created_at, m.id))",
+    )?;
+    let rows = stmt.query_map(params![since, now], |r| {
+        Ok(UnansweredChat {
+            session_id: r.get(0)?,
+            contact_id: r.get(1)?,
+            clinic_id: r.get(2)?,
+            phone_index: r.get(3)?,
+            provider: r.get(4)?,
+            instance: r.get(5)?,
+            chat_sealed: r.get(6)?,
+            language: r.get(7)?,
+            inbound_id: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

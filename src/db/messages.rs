@@ -109,7 +109,17 @@ pub fn mark_sent(
     now: &str,
 ) -> Result<(), DbError> {
     conn.prepare_cached(
-        "UPDATE whatsapp_messages SET provider_message_id = coalesce(?2, provider_message_id),
+        // A gateway id another message already holds (a gateway that reset its counter, a
+        // misbehaving proxy) is not recorded: failing here would lose the whole batch of send
+        // outcomes and make delivered messages look pending, to be sent again.
+        "UPDATE whatsapp_messages SET
+             provider_message_id = coalesce(
+                 (SELECT ?2 WHERE NOT EXISTS (
+                     SELECT 1 FROM whatsapp_messages other
+                     WHERE other.provider = whatsapp_messages.provider
+                       AND other.instance = whatsapp_messages.instance
+                       AND other.provider_message_id = ?2 AND other.id <> ?1)),
+                 provider_message_id),
              status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END,
              sent_at = ?3, updated_at = ?3
          WHERE id = ?1",

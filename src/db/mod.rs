@@ -8,6 +8,7 @@ pub mod clinics;
 pub mod conversations;
 pub mod followup_rules;
 pub mod followups;
+pub mod llm_models;
 pub mod messages;
 pub mod meta;
 pub mod migrate;

@@ -184,3 +184,65 @@ fn another_applications_database_is_refused() {
     drop(c);
     assert!(matches!(Db::open(&path), Err(DbError::Foreign(_))));
 }
+
+#[tokio::test]
+async fn a_gateway_id_already_taken_is_not_recorded_and_does_not_fail_the_write() {
+    use crate::db::messages::{self, NewMessage};
+    let (_dir, db) = temp_db();
+    db.write(|c| -> Result<(), DbError> {
+        let at = now();
+        c.execute_batch(&format!(
+            "INSERT INTO clinics (id, name, created_at, updated_at) VALUES ('k', 'K', '{at}', '{at}');
+             INSERT INTO contacts (id, clinic_id, phone_index, phone_sealed, created_at, updated_at)
+                 VALUES ('p', 'k', 'i', x'00', '{at}', '{at}');
+             INSERT INTO conversation_sessions (id, clinic_id, contact_id, provider, instance,
+                 chat_sealed, created_at, updated_at)
+                 VALUES ('s', 'k', 'p', 'evolution', 'i', x'00', '{at}', '{at}');"
+        ))?;
+        for id in ["m1", "m2"] {
+            messages::insert_message_if_new(
+                c,
+                &NewMessage {
+                    id,
+                    clinic_id: "k",
+                    session_id: "s",
+                    contact_id: "p",
+                    direction: "outbound",
+                    author: "bot",
+                    provider: "evolution",
+                    instance: "i",
+                    provider_message_id: None,
+                    kind: "text",
+                    body_sealed: None,
+                    language: None,
+                    intent: None,
+                    reply_to: None,
+                    status: "queued",
+                    sent_at: None,
+                },
+                &at,
+            )?;
+        }
+        messages::mark_sent(c, "m1", Some("SAME"), &at)?;
+        messages::mark_sent(c, "m2", Some("SAME"), &at)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let rows: Vec<(String, Option<String>, String)> = db
+        .read(|c| -> Result<_, DbError> {
+            let mut s = c.prepare(
+                "SELECT id, provider_message_id, status FROM whatsapp_messages ORDER BY id",
+            )?;
+            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows[0], ("m1".into(), Some("SAME".into()), "sent".into()));
+    assert_eq!(
+        rows[1],
+        ("m2".into(), None, "sent".into()),
+        "sent, its id not taken twice"
+    );
+}

@@ -2,10 +2,11 @@
 //! contact), the inbound message (deduplicated), and, when there is one, the reply with its
 //! metric, handoff and send-outbox row. PHI arrives here already sealed; nothing here decides.
 
+use super::reply_write::{BotReply, store_bot_reply};
 use crate::cache::{ChatKey, ChatLookup, ChatState};
-use crate::db::conversations::{self, NewContact, NewHandoff, NewSession};
-use crate::db::messages::{self, NewMessage, NewMetric};
-use crate::db::{DbError, outbox, rusqlite::Connection};
+use crate::db::conversations::{self, NewContact, NewSession};
+use crate::db::messages::{self, NewMessage};
+use crate::db::{DbError, rusqlite::Connection};
 use std::time::Instant;
 
 /// Ids generated before the write, so every row's id (and the AAD of its sealed fields) is
@@ -206,61 +207,27 @@ pub fn store_turn(
             received_to_queued_us: None,
         });
     };
-    messages::insert_message_if_new(
+    let us = store_bot_reply(
         c,
-        &NewMessage {
-            id: &ids.reply,
+        &BotReply {
+            reply_id: &ids.reply,
+            metric_id: &ids.metric,
+            outbox_id: &ids.outbox,
+            handoff_id: &ids.handoff,
             clinic_id: &k.clinic_id,
             session_id: &session_id,
             contact_id: &contact_id,
-            direction: "outbound",
-            author: "bot",
             provider: k.provider,
             instance: &k.instance,
-            provider_message_id: None,
-            kind: "text",
-            body_sealed: Some(&reply.body_sealed),
-            language: Some(&reply.language),
+            reply_to: &ids.inbound,
+            body_sealed: &reply.body_sealed,
+            language: &reply.language,
             intent: reply.intent,
-            reply_to: Some(&ids.inbound),
-            status: "queued",
-            sent_at: None,
-        },
-        now,
-    )?;
-    if let Some((reason, urgent)) = reply.handoff {
-        conversations::insert_handoff(
-            c,
-            &NewHandoff {
-                id: &ids.handoff,
-                clinic_id: &k.clinic_id,
-                session_id: &session_id,
-                message_id: Some(&ids.inbound),
-                reason,
-                urgent,
-            },
-            now,
-        )?;
-    }
-    outbox::insert_outbox(c, &ids.outbox, &ids.reply, now)?;
-    let us = reply.received.elapsed().as_micros() as i64;
-    messages::insert_metric(
-        c,
-        &NewMetric {
-            id: &ids.metric,
-            message_id: &ids.reply,
-            inbound_message_id: Some(&ids.inbound),
-            clinic_id: &k.clinic_id,
             route: reply.route,
-            intent: reply.intent,
-            language: Some(&reply.language),
-            received_to_queued_us: us,
+            handoff: reply.handoff,
+            received: reply.received,
             remote_calls_before_send: reply.remote_calls_before_send,
-            model: None,
-            tokens_in: None,
-            tokens_out: None,
-            ttft_ms: None,
-            llm_total_ms: None,
+            llm: None,
         },
         now,
     )?;

@@ -26,7 +26,7 @@ impl Conversations {
         let Some((mut chat, address)) = self.chat(&m).await? else {
             return Ok(TurnOutcome::Ignored("message without a chat address"));
         };
-        let _in_order = self.locks.lock(&Self::lock_name(&chat.key)).await;
+        let _in_order = self.locks.lock(&chat.key.lock_name()).await;
         self.load_chat(&mut chat, &m, &address).await?;
         let now = self.clock.now();
         let keyword = self.config.handback_keyword.trim();

@@ -19,6 +19,7 @@ use crate::domain::time;
 use crate::jobs::sender::{OutgoingSend, SenderHandle};
 use crate::metrics::Metrics;
 use crate::router::{HandoffReason, Router};
+use crate::services::llm::{LlmAnswerer, LlmJob};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,6 +63,10 @@ pub enum TurnOutcome {
         changed: bool,
     },
     Ignored(&'static str),
+    /// Stored and acknowledged; the LLM answer is being prepared.
+    Deferred {
+        inbound_id: String,
+    },
 }
 
 pub struct Conversations {
@@ -71,11 +76,13 @@ pub struct Conversations {
     pub(super) router: Arc<Router>,
     pub(super) prices: Arc<PriceCache>,
     pub(super) clinics: Arc<ClinicDirectory>,
-    pub(super) sessions: SessionCache,
+    pub(super) sessions: Arc<SessionCache>,
     pub(super) locks: ChatLocks,
     pub(super) sender: SenderHandle,
     pub(super) metrics: Arc<Metrics>,
     pub(super) config: ConversationConfig,
+    /// `None` when no LLM is configured: the fast path's fallback is sent at once instead.
+    pub(super) llm: Option<Arc<LlmAnswerer>>,
 }
 
 /// The reply decided for a message, before anything is stored.
@@ -85,6 +92,8 @@ struct Planned {
     intent: Option<&'static str>,
     route: &'static str,
     handoff: Option<(&'static str, bool)>,
+    /// The fast path has no answer: ask the LLM (when there is one).
+    to_llm: bool,
 }
 
 pub struct Deps {
@@ -97,22 +106,26 @@ pub struct Deps {
     pub sender: SenderHandle,
     pub metrics: Arc<Metrics>,
     pub config: ConversationConfig,
+    pub sessions: Arc<SessionCache>,
+    pub locks: ChatLocks,
+    pub llm: Option<Arc<LlmAnswerer>>,
 }
 
 impl Conversations {
     pub fn new(d: Deps) -> Self {
         Self {
-            sessions: SessionCache::new(d.db.clone()),
+            sessions: d.sessions,
             db: d.db,
             keys: d.keys,
             clock: d.clock,
             router: d.router,
             prices: d.prices,
             clinics: d.clinics,
-            locks: ChatLocks::default(),
+            locks: d.locks,
             sender: d.sender,
             metrics: d.metrics,
             config: d.config,
+            llm: d.llm,
         }
     }
 
@@ -195,13 +208,6 @@ impl Conversations {
         Ok(())
     }
 
-    pub(super) fn lock_name(key: &ChatKey) -> String {
-        format!(
-            "{}|{}|{}|{}",
-            key.provider, key.instance, key.clinic_id, key.chat_index
-        )
-    }
-
     async fn patient(
         &self,
         m: InboundMessage,
@@ -210,7 +216,7 @@ impl Conversations {
         let Some((mut chat, address)) = self.chat(&m).await? else {
             return Ok(TurnOutcome::Ignored("message without a chat address"));
         };
-        let _in_order = self.locks.lock(&Self::lock_name(&chat.key)).await;
+        let _in_order = self.locks.lock(&chat.key.lock_name()).await;
         self.load_chat(&mut chat, &m, &address).await?;
         let now = self.clock.now();
         let silent = chat
@@ -218,6 +224,13 @@ impl Conversations {
             .and_then(|s| s.human_until)
             .is_some_and(|until| until > now);
         let planned = (!silent).then(|| self.plan(&m, chat.known(), &chat.key.clinic_id, now));
+        // While an LLM answer is being prepared for this chat, its new messages join it, so
+        // the chat's answers stay in order.
+        let llm_pending = match (&self.llm, chat.known()) {
+            (Some(llm), Some(state)) => llm.is_pending(&state.session_id),
+            _ => false,
+        };
+        let defer = self.llm.is_some() && planned.as_ref().is_some_and(|p| p.to_llm || llm_pending);
 
         let ids = chat.ids.clone();
         let inbound = InboundWrite {
@@ -231,7 +244,7 @@ impl Conversations {
             intent: planned.as_ref().and_then(|p| p.intent),
             sent_at: time::to_db(m.sent_at),
         };
-        let reply = planned.as_ref().map(|p| ReplyWrite {
+        let reply = planned.as_ref().filter(|_| !defer).map(|p| ReplyWrite {
             body_sealed: self.seal("whatsapp_messages", "body", &ids.reply, &p.text),
             language: p.language.clone(),
             intent: p.intent,
@@ -278,6 +291,23 @@ impl Conversations {
                 inbound_id: ids.inbound,
             });
         };
+        if let (true, Some(llm)) = (defer, &self.llm) {
+            llm.enqueue(LlmJob {
+                key: chat.key.clone(),
+                session_id,
+                contact_id: chat
+                    .known()
+                    .map_or_else(|| chat.ids.contact.clone(), |s| s.contact_id.clone()),
+                provider: m.provider,
+                address,
+                language: planned.language,
+                inbound_id: ids.inbound.clone(),
+                received,
+            });
+            return Ok(TurnOutcome::Deferred {
+                inbound_id: ids.inbound,
+            });
+        }
         self.sender.enqueue(OutgoingSend {
             outbox_id: ids.outbox.clone(),
             message_id: ids.reply.clone(),
@@ -320,6 +350,7 @@ impl Conversations {
                 intent: None,
                 route: "fallback",
                 handoff: Some(("unanswered", false)),
+                to_llm: false,
             };
         };
         let facts = &clinic.facts;
@@ -334,6 +365,7 @@ impl Conversations {
                 intent: None,
                 route: "media",
                 handoff: Some(("media", false)),
+                to_llm: false,
             };
         };
         let prices = self.prices.clinic(clinic_id);
@@ -352,6 +384,7 @@ impl Conversations {
                 intent,
                 route: "fallback",
                 handoff: Some(("unanswered", false)),
+                to_llm: true,
             };
         }
         Planned {
@@ -360,6 +393,7 @@ impl Conversations {
             intent,
             route: reply.route.as_str(),
             handoff: reply.handoff.map(|h| (handoff_reason(h.reason), h.urgent)),
+            to_llm: false,
         }
     }
 }

@@ -12,6 +12,7 @@ mod followups;
 mod followups_cli;
 mod followups_rules;
 mod health;
+mod llm;
 mod phi;
 mod prices_cli;
 mod replies;

@@ -7,12 +7,26 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Starts `frontdesk serve` on port 0 and returns the child and the address it logged.
+/// Starts `frontdesk serve` on port 0 and returns the child, the address it logged, and the
+/// rest of its log lines.
 pub fn start_server(
     cli: &Cli,
 ) -> (
     std::process::Child,
     String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let (child, addr, _, rx) = start_server_logged(cli);
+    (child, addr, rx)
+}
+
+/// Like `start_server`, also returning the lines logged before "listening".
+pub fn start_server_logged(
+    cli: &Cli,
+) -> (
+    std::process::Child,
+    String,
+    Vec<String>,
     std::sync::mpsc::Receiver<String>,
 ) {
     let mut child = cli
@@ -29,6 +43,7 @@ pub fn start_server(
         }
     });
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
     loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -39,8 +54,9 @@ pub fn start_server(
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            return (child, addr, rx);
+            return (child, addr, seen, rx);
         }
+        seen.push(line);
     }
 }
 

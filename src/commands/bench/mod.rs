@@ -1,0 +1,150 @@
+//! `frontdesk bench`: drives signed Evolution webhooks into a throwaway Frontdesk (temp data
+//! dir, local gateway) and prints JSON figures:
+//! - end-to-end latency (webhook sent → `sendText` arrives at the gateway) at a fixed rate;
+//! - maximum sustained throughput, and, with the same client, the throughput of a bare HTTP
+//!   endpoint that does nothing, with the ratio between the two;
+//! - a correctness run: many chats, redeliveries mixed in; every message answered exactly once.
+//!
+//! - with `--llm`: the latency the LLM path adds on top of the LLM's own delay, and the time
+//!   to the fallback reply when the LLM is unreachable.
+//!
+//! Client, server and gateway share this machine's cores, so the figures are conservative.
+
+mod client;
+mod llm;
+mod phases;
+
+use super::Failure;
+use super::sandbox::Sandbox;
+use crate::db::DbError;
+use client::{Arrivals, Poster, number};
+use phases::{bare_throughput, correctness, fixed_rate, flat_out, max_throughput};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Messages per second in the fixed-rate phase.
+    #[arg(long, default_value_t = 500)]
+    pub rate: u64,
+    /// Length of the fixed-rate and flat-out phases, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrent connections in the flat-out phases.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Messages in the correctness run (spread over chats of 20 messages each).
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: u64,
+    /// Measure the LLM path instead (against a local OpenAI stand-in with a fixed delay).
+    #[arg(long)]
+    pub llm: bool,
+}
+
+pub async fn run(args: BenchArgs) -> Result<(), Failure> {
+    if args.llm {
+        return llm::run().await;
+    }
+    let sandbox = Sandbox::start().await?;
+    let arrivals = Arrivals::default();
+    let mut rx = sandbox.gateway.subscribe();
+    let a = arrivals.clone();
+    tokio::spawn(async move {
+        while let Ok(send) = rx.recv().await {
+            a.0.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(send.number)
+                .or_default()
+                .push(send.at);
+        }
+    });
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(args.concurrency.max(64))
+        .build()?;
+    let poster = Arc::new(Poster {
+        client: client.clone(),
+        url: sandbox.webhook_url(),
+        auth: sandbox.bearer(),
+        seq: AtomicU64::new(0),
+    });
+
+    eprintln!("warming up…");
+    let warm: Vec<String> = (0..300).map(|_| number(poster.next())).collect();
+    flat_out(&poster, &warm, args.concurrency).await;
+    arrivals.wait(&warm, 1, Duration::from_secs(30)).await;
+
+    eprintln!("fixed rate: {} msg/s for {} s…", args.rate, args.seconds);
+    let latency = fixed_rate(&poster, &arrivals, args.rate, args.seconds).await;
+
+    eprintln!(
+        "flat out: {} connections for {} s…",
+        args.concurrency, args.seconds
+    );
+    let w0 = sandbox.state.db.writer_stats();
+    let (throughput, acknowledged) =
+        max_throughput(&poster, &sandbox.gateway, args.concurrency, args.seconds).await;
+    let w1 = sandbox.state.db.writer_stats();
+    let flat_db = json!({
+        "commits": w1.commits - w0.commits,
+        "jobs_per_commit": ((w1.jobs - w0.jobs) as f64 / (w1.commits - w0.commits).max(1) as f64 * 10.0).round() / 10.0,
+        "exec_us_per_job": (w1.exec_us - w0.exec_us) / (w1.jobs - w0.jobs).max(1),
+        "commit_us_per_commit": (w1.commit_us - w0.commit_us) / (w1.commits - w0.commits).max(1),
+    });
+    let bare = bare_throughput(&client, args.concurrency, args.seconds).await?;
+
+    eprintln!("correctness: {} messages…", args.messages);
+    let correctness = correctness(&poster, &arrivals, args.messages, args.concurrency).await;
+
+    let figures = sandbox
+        .state
+        .db
+        .read(|c| -> Result<_, DbError> {
+            Ok(c.query_row(
+                "SELECT coalesce(max(remote_calls_before_send), 0), count(*),
+                        sum(route LIKE 'fallback') FROM message_metrics",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?)
+        })
+        .await?;
+    let writer = sandbox.state.db.writer_stats();
+    let report = json!({
+        "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) },
+        "fixed_rate": latency,
+        "throughput": {
+            "frontdesk_messages_per_sec": throughput.round(),
+            "webhooks_acknowledged_per_sec": acknowledged.round(),
+            "bare_endpoint_requests_per_sec": bare.round(),
+            "ratio": (throughput / bare * 1000.0).round() / 1000.0,
+            "concurrency": args.concurrency,
+            "database_while_flat_out": flat_db,
+        },
+        "correctness": correctness,
+        "fast_path": {
+            "replies": figures.1,
+            "fallback_replies": figures.2,
+            "max_remote_calls_before_send": figures.0,
+        },
+        "database": {
+            "write_jobs": writer.jobs,
+            "commits": writer.commits,
+            "jobs_per_commit": ((writer.jobs as f64 / writer.commits.max(1) as f64) * 10.0).round() / 10.0,
+            "exec_us_per_job": writer.exec_us / writer.jobs.max(1),
+            "commit_us_per_commit": writer.commit_us / writer.commits.max(1),
+        },
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    sandbox.stop().await
+}

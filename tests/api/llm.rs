@@ -1,0 +1,455 @@
+//! LLM answers, against the strict OpenAI stand-in: what is sent (max_completion_tokens, no
+//! phone numbers), tool calls against the real price list, streaming, the model registry, and
+//! that every failure still gets the patient a polite reply and staff a handoff, in budget.
+
+use crate::helpers::*;
+use frontdesk::clients::llm::{LlmClient, Message, ModelParams, Settings};
+use frontdesk::local_llm::{LlmScript, LocalLlm};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "test-openai-key";
+const DOG: &str = "можно ли взять с собой собаку?";
+
+async fn app_with_llm(budget_ms: u64) -> (TestApp, LocalLlm) {
+    let llm = LocalLlm::start(KEY).await.unwrap();
+    let url = llm.base_url();
+    let app = spawn_app_with(move |c| {
+        c.openai.base_url = url;
+        c.openai.api_key = Some(KEY.into());
+        c.openai.budget_ms = budget_ms;
+        c.openai.gather_ms = 150;
+    })
+    .await;
+    (app, llm)
+}
+
+/// Posts a patient message and waits for the reply at the gateway; returns it and how long
+/// it took from the webhook.
+async fn ask_timed(app: &TestApp, phone: &str, text: &str) -> (String, Duration) {
+    let before = app.gateway.sent_count();
+    let started = Instant::now();
+    let id = format!("L{}", uuid::Uuid::new_v4().simple());
+    let r = app
+        .post_evolution(&evolution_text(&id, phone, text), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    let sends = app
+        .gateway
+        .wait_for_sends(before + 1, Duration::from_secs(15))
+        .await;
+    assert!(sends.len() > before, "no reply to {text:?}");
+    (sends[before].text.replace('\u{a0}', " "), started.elapsed())
+}
+
+fn last_handoff(app: &TestApp) -> Option<String> {
+    app.query_string("SELECT reason FROM handoffs ORDER BY created_at DESC LIMIT 1")
+}
+
+#[tokio::test]
+async fn every_operation_sends_max_completion_tokens_and_only_accepted_parameters() {
+    let llm = LocalLlm::start(KEY).await.unwrap();
+    let client = LlmClient::new(
+        &llm.base_url(),
+        Some(KEY.into()),
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+    );
+    let reasoning = ModelParams {
+        name: "gpt-5-nano".into(),
+        supports_tools: true,
+        supports_streaming: true,
+        supports_temperature: false,
+    };
+    let settings = Settings {
+        model: &reasoning,
+        max_completion_tokens: 300,
+        temperature: Some(0.3),
+    };
+    let msgs = vec![Message::User {
+        content: "hi".into(),
+    }];
+    client.generate(&settings, &msgs, &[]).await.unwrap();
+    client
+        .stream(&settings, &msgs, &[], &mut |_| {})
+        .await
+        .unwrap();
+    llm.script([
+        LlmScript::ToolCall("clinic_info", json!({})),
+        LlmScript::Text("ok".into()),
+    ]);
+    let mut conversation = msgs.clone();
+    let tools = frontdesk::services::llm::tools::specs();
+    let done = client
+        .generate_with_tools(&settings, &mut conversation, &tools, 3, &mut |_| {
+            "{}".into()
+        })
+        .await
+        .unwrap();
+    assert_eq!(done.content.as_deref(), Some("ok"));
+    assert_eq!(done.calls, 2);
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 4);
+    for r in &requests {
+        assert_eq!(r["max_completion_tokens"], 300, "{r}");
+        assert!(r.get("max_tokens").is_none(), "{r}");
+        assert!(
+            r.get("temperature").is_none(),
+            "reasoning models get no temperature: {r}"
+        );
+    }
+    // A model that accepts temperature gets it.
+    let classic = ModelParams {
+        name: "gpt-4o-mini".into(),
+        supports_temperature: true,
+        ..reasoning.clone()
+    };
+    let settings = Settings {
+        model: &classic,
+        max_completion_tokens: 300,
+        temperature: Some(0.3),
+    };
+    client.generate(&settings, &msgs, &[]).await.unwrap();
+    assert_eq!(llm.requests().last().unwrap()["temperature"], json!(0.3));
+}
+
+#[tokio::test]
+async fn the_stand_in_rejects_max_tokens_like_the_real_api_so_the_test_can_fail() {
+    let llm = LocalLlm::start(KEY).await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/chat/completions", llm.base_url()))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "gpt-5-nano", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "max_tokens");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Use 'max_completion_tokens' instead")
+    );
+}
+
+#[tokio::test]
+async fn a_tool_call_round_trip_answers_with_the_listed_price() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.script([
+        LlmScript::ToolCall("price_lookup", json!({"service": "пломба световая"})),
+        LlmScript::Text("Световая пломба стоит 4 500 ₽. Записать вас к администратору?".into()),
+    ]);
+    let (reply, _) = ask_timed(&app, "79990001122", DOG).await;
+    assert!(reply.contains("4 500 ₽"), "{reply}");
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2);
+    let tool_result = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    assert!(
+        tool_result["content"]
+            .as_str()
+            .unwrap()
+            .contains("4\u{a0}500"),
+        "{tool_result}"
+    );
+    let c = app.sqlite();
+    let (route, model, calls, tin, tout, ttft, total): (String, String, i64, i64, i64, Option<i64>, i64) = c
+        .query_row(
+            "SELECT route, model, remote_calls_before_send, tokens_in, tokens_out, ttft_ms, llm_total_ms
+             FROM message_metrics m JOIN whatsapp_messages w ON w.id = m.message_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (route.as_str(), model.as_str(), calls),
+        ("llm", "gpt-5-nano", 2)
+    );
+    assert_eq!((tin, tout), (240, 48), "both rounds' usage");
+    assert!(ttft.is_some() && total >= ttft.unwrap());
+    drop(c);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_streamed_answer_is_assembled_and_its_time_to_first_token_recorded() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.set_delay(Duration::from_millis(120));
+    llm.script([LlmScript::Text(
+        "С собакой, к сожалению, нельзя, кроме собак-поводырей.".into(),
+    )]);
+    let (reply, _) = ask_timed(&app, "79990001122", DOG).await;
+    assert_eq!(
+        reply,
+        "С собакой, к сожалению, нельзя, кроме собак-поводырей."
+    );
+    assert_eq!(llm.requests()[0]["stream"], true);
+    let ttft: i64 = app.count("SELECT ttft_ms FROM message_metrics");
+    assert!(ttft >= 120, "{ttft} ms");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_model_without_figures_starts_and_figures_appear_after_calls() {
+    let (app, llm) = app_with_llm(8000).await;
+    let figures = "SELECT count(*) FROM llm_models WHERE model = 'gpt-5-nano' AND avg_ttft_ms IS NULL AND p95_latency_ms IS NULL";
+    assert_eq!(
+        app.count(figures),
+        1,
+        "the row exists without figures and the app started"
+    );
+    llm.set_delay(Duration::from_millis(30));
+    ask_timed(&app, "79990001122", DOG).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (ttft, p95, calls): (f64, f64, i64) = app
+        .sqlite()
+        .query_row(
+            "SELECT avg_ttft_ms, p95_latency_ms, calls FROM llm_models",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(
+        ttft >= 30.0 && p95 >= ttft && calls == 1,
+        "{ttft} {p95} {calls}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_factory_start_is_logged_and_llm_models_lists_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    write_keys(&dir.path().join("keys"));
+    let cli = Cli::new(dir.path()).env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+    assert!(cli.run(&["init"]).status.success());
+    let (mut child, _addr, before_listening, _) = crate::smoke::start_server_logged(&cli);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(
+        before_listening
+            .iter()
+            .any(|l| l.contains("INIT LLM Factory - Complete")),
+        "{before_listening:?}"
+    );
+    let out = cli.run(&["llm", "models"]);
+    let text = out.stdout_text();
+    assert!(text.contains("gpt-5-nano") && text.contains("—"), "{text}");
+}
+
+async fn assert_fallback_within(app: &TestApp, budget: Duration, phone: &str) -> Duration {
+    let (reply, took) = ask_timed(app, phone, DOG).await;
+    assert!(
+        reply.contains("ответит"),
+        "fallback expected, got {reply:?}"
+    );
+    assert!(
+        took < budget + Duration::from_millis(700),
+        "took {took:?} with a {budget:?} budget"
+    );
+    assert_eq!(last_handoff(app).as_deref(), Some("llm_unavailable"));
+    took
+}
+
+#[tokio::test]
+async fn a_hanging_llm_gives_the_fallback_and_a_handoff_within_the_budget() {
+    let (app, llm) = app_with_llm(1500).await;
+    llm.script([LlmScript::Hang]);
+    let took = assert_fallback_within(&app, Duration::from_millis(1500), "79990001122").await;
+    assert!(
+        took >= Duration::from_millis(1200),
+        "waited the budget out: {took:?}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_500_gives_the_fallback_and_a_handoff_at_once() {
+    let (app, llm) = app_with_llm(4000).await;
+    llm.script([LlmScript::Status(500)]);
+    let took = assert_fallback_within(&app, Duration::from_millis(4000), "79990001122").await;
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_429_beyond_the_budget_falls_back_and_one_within_it_is_waited_out() {
+    let (app, llm) = app_with_llm(3000).await;
+    llm.script([LlmScript::RateLimited(30.0)]);
+    assert_fallback_within(&app, Duration::from_millis(3000), "79990001122").await;
+    llm.script([
+        LlmScript::RateLimited(0.3),
+        LlmScript::Text("Да, с маленькой собакой можно.".into()),
+    ]);
+    let (reply, took) = ask_timed(&app, "79990001123", DOG).await;
+    assert_eq!(reply, "Да, с маленькой собакой можно.");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_llm_gives_the_fallback_and_a_handoff_at_once() {
+    let app = spawn_app_with(|c| {
+        c.openai.base_url = "http://127.0.0.1:9/v1".into();
+        c.openai.api_key = Some(KEY.into());
+        c.openai.budget_ms = 3000;
+        c.openai.gather_ms = 150;
+    })
+    .await;
+    let took = assert_fallback_within(&app, Duration::from_millis(3000), "79990001122").await;
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_five_failures_the_breaker_skips_the_llm() {
+    let (app, llm) = app_with_llm(3000).await;
+    llm.script((0..5).map(|_| LlmScript::Status(503)));
+    for i in 0..5 {
+        assert_fallback_within(&app, Duration::from_millis(3000), &format!("7999000200{i}")).await;
+    }
+    let calls = llm.requests().len();
+    assert_fallback_within(&app, Duration::from_millis(3000), "79990002009").await;
+    assert_eq!(llm.requests().len(), calls, "the open breaker made no call");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invented_price_is_not_sent_the_price_list_is() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.script([LlmScript::Text("Пломба у нас стоит 3 999 ₽.".into())]);
+    let (reply, _) = ask_timed(&app, "79990001122", DOG).await;
+    assert!(!reply.contains("3 999"), "{reply}");
+    assert!(reply.contains("Пломба световая — 4 500 ₽"), "{reply}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn three_quick_messages_get_one_answer_covering_them_in_order() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.set_delay(Duration::from_millis(100));
+    let texts = [
+        DOG,
+        "она совсем маленькая",
+        "и можно ли у вас оставить коляску?",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        let r = app
+            .post_evolution(
+                &evolution_text(&format!("Q3{i}"), "79990001122", t),
+                Auth::Jwt,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let sends = app.sends_settled(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.gateway.sent_count(), 1, "{sends:?}");
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 1);
+    let users: Vec<&str> = requests[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, texts);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_phone_number_or_name_reaches_the_llm() {
+    let (app, llm) = app_with_llm(8000).await;
+    ask_timed(
+        &app,
+        "79990001122",
+        "можно ли с собакой? перезвоните мне на +7 999 000-11-22",
+    )
+    .await;
+    let sent = serde_json::to_string(&llm.requests()).unwrap();
+    for secret in ["79990001122", "9990001122", "000-11-22", "Анна", "Петрова"] {
+        assert!(!sent.contains(secret), "{secret} reached the LLM");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_chat_left_unanswered_by_a_stop_is_answered_after_restart() {
+    let llm = LocalLlm::start(KEY).await.unwrap();
+    let url = llm.base_url();
+    let app = spawn_app_with(move |c| {
+        c.openai.base_url = url;
+        c.openai.api_key = Some(KEY.into());
+        c.openai.budget_ms = 30_000;
+        c.openai.gather_ms = 50;
+        c.http.shutdown_grace_secs = 1;
+    })
+    .await;
+    llm.script([LlmScript::Hang]);
+    let r = app
+        .post_evolution(&evolution_text("UNANS1", "79990001122", DOG), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gateway = frontdesk::local_gateway::LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
+        .await
+        .unwrap();
+    llm.set_default_text("Да, с собакой можно.");
+    let url = llm.base_url();
+    let app = app
+        .restart_with(gateway, move |c| {
+            c.openai.base_url = url;
+            c.openai.api_key = Some(KEY.into());
+            c.openai.gather_ms = 50;
+        })
+        .await;
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(10)).await;
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].text, "Да, с собакой можно.");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_the_model_schedules_is_sent_when_due() {
+    let llm = LocalLlm::start(KEY).await.unwrap();
+    let url = llm.base_url();
+    let app = spawn_app_with(move |c| {
+        c.openai.base_url = url;
+        c.openai.api_key = Some(KEY.into());
+        c.openai.gather_ms = 50;
+        c.followups.quiet_hours = String::new();
+    })
+    .await;
+    llm.script([
+        LlmScript::ToolCall(
+            "schedule_followup",
+            json!({"in_hours": 2, "message": "Напоминаем: с собакой можно, ждём вас!"}),
+        ),
+        LlmScript::Text("Уточню у администратора и напишу вам позже.".into()),
+    ]);
+    ask_timed(&app, "79990001122", DOG).await;
+    assert_eq!(
+        app.query_string("SELECT source || '/' || status FROM followups")
+            .as_deref(),
+        Some("llm/scheduled")
+    );
+    app.run_followups_once().await;
+    assert_eq!(app.gateway.sent_count(), 1, "not due yet");
+    app.clock.advance(chrono::Duration::minutes(121));
+    app.run_followups_once().await;
+    let sends = app.gateway.wait_for_sends(2, Duration::from_secs(5)).await;
+    assert_eq!(sends.len(), 2);
+    assert_eq!(sends[1].text, "Напоминаем: с собакой можно, ждём вас!");
+    app.shutdown().await;
+}
