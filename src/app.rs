@@ -18,8 +18,9 @@ use crate::router::{Router, RouterError};
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::followups;
 use crate::services::keys::{self as key_binding, BindError};
-use crate::services::llm::{self, LlmAnswerer};
-use crate::services::turn::{Conversations, Deps};
+use crate::services::llm::LlmAnswerer;
+use crate::services::shared::Shared;
+use crate::services::turn::Conversations;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::{http, jobs, systemd};
@@ -109,24 +110,21 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         let (sender_handle, sender_queue) = sender::channel();
         let gateway = Arc::new(GatewayClient::new(&config));
-        let sessions = Arc::new(SessionCache::new(db.clone()));
-        let locks = ChatLocks::default();
+        let shared = Shared {
+            db: db.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
+            router: router.clone(),
+            prices: prices.clone(),
+            clinics: clinics.clone(),
+            sessions: Arc::new(SessionCache::new(db.clone())),
+            locks: ChatLocks::default(),
+            sender: sender_handle.clone(),
+            metrics: metrics.clone(),
+        };
         let llm = if config.openai.is_enabled() {
             Some(Arc::new(
-                LlmAnswerer::new(llm::Deps {
-                    db: db.clone(),
-                    keys: keys.clone(),
-                    clock: clock.clone(),
-                    router: router.clone(),
-                    prices: prices.clone(),
-                    clinics: clinics.clone(),
-                    sessions: sessions.clone(),
-                    locks: locks.clone(),
-                    sender: sender_handle.clone(),
-                    metrics: metrics.clone(),
-                    config: config.openai.clone(),
-                })
-                .await?,
+                LlmAnswerer::new(shared.clone(), config.openai.clone()).await?,
             ))
         } else {
             tracing::info!(
@@ -134,20 +132,11 @@ impl App {
             );
             None
         };
-        let conversations = Arc::new(Conversations::new(Deps {
-            db: db.clone(),
-            keys: keys.clone(),
-            clock: clock.clone(),
-            router: router.clone(),
-            prices: prices.clone(),
-            clinics: clinics.clone(),
-            sender: sender_handle.clone(),
-            metrics: metrics.clone(),
-            config: config.conversation.clone(),
-            sessions,
-            locks,
-            llm: llm.clone(),
-        }));
+        let conversations = Arc::new(Conversations::new(
+            shared,
+            config.conversation.clone(),
+            llm.clone(),
+        ));
 
         let followups = Arc::new(FollowupJob::new(FollowupDeps {
             db: db.clone(),

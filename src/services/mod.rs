@@ -10,5 +10,6 @@ pub mod llm;
 pub mod price_list;
 pub mod rejections;
 pub mod reply_write;
+pub mod shared;
 pub mod staff;
 pub mod turn;

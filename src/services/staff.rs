@@ -20,15 +20,15 @@ enum StaffStored {
 
 impl Conversations {
     pub(super) async fn staff(&self, m: InboundMessage) -> Result<TurnOutcome, TurnError> {
-        if self.sender.recent.contains(&m.provider_message_id) {
+        if self.ctx.sender.recent.contains(&m.provider_message_id) {
             return Ok(TurnOutcome::Echo);
         }
         let Some((mut chat, address)) = self.chat(&m).await? else {
             return Ok(TurnOutcome::Ignored("message without a chat address"));
         };
-        let _in_order = self.locks.lock(&chat.key.lock_name()).await;
+        let _in_order = self.ctx.locks.lock(&chat.key.lock_name()).await;
         self.load_chat(&mut chat, &m, &address).await?;
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         let keyword = self.config.handback_keyword.trim();
         let handed_back = !keyword.is_empty()
             && m.text
@@ -44,6 +44,7 @@ impl Conversations {
         let sent_at = time::to_db(m.sent_at);
         let (pmid, kind) = (m.provider_message_id.clone(), m.kind.as_str());
         let (chat, stored) = self
+            .ctx
             .db
             .write(move |c| {
                 let stored = store_staff(
@@ -64,12 +65,12 @@ impl Conversations {
             session_id,
         } = stored
         else {
-            self.metrics.events.inc(&[m.provider.as_str(), "echo"]);
+            self.ctx.metrics.events.inc(&[m.provider.as_str(), "echo"]);
             return Ok(TurnOutcome::Echo);
         };
-        self.metrics.events.inc(&[m.provider.as_str(), "staff"]);
+        self.ctx.metrics.events.inc(&[m.provider.as_str(), "staff"]);
         let previous = chat.known();
-        self.sessions.put(
+        self.ctx.sessions.put(
             chat.key.clone(),
             ChatState {
                 contact_id,
@@ -86,10 +87,11 @@ impl Conversations {
     }
 
     pub(super) async fn receipt(&self, s: StatusUpdate) -> Result<TurnOutcome, TurnError> {
-        let at = time::to_db(self.clock.now());
+        let at = time::to_db(self.ctx.clock.now());
         let provider = s.provider.as_str();
-        self.metrics.events.inc(&[provider, "status"]);
+        self.ctx.metrics.events.inc(&[provider, "status"]);
         let changed = self
+            .ctx
             .db
             .write(move |c| {
                 messages::apply_receipt(

@@ -9,17 +9,16 @@
 use super::chat_write::{
     ChatWrite, InboundWrite, NewChat, ReplyWrite, Stored, TurnIds, store_turn,
 };
-use crate::cache::{ChatKey, ChatLocks, ChatState, ClinicDirectory, PriceCache, SessionCache};
-use crate::clock::SharedClock;
+use crate::cache::{ChatKey, ChatState};
 use crate::config::ConversationConfig;
-use crate::crypto::{Aad, Keys};
-use crate::db::{Db, DbError};
+use crate::crypto::Aad;
+use crate::db::DbError;
 use crate::domain::message::{InboundEvent, InboundMessage};
 use crate::domain::time;
-use crate::jobs::sender::{OutgoingSend, SenderHandle};
-use crate::metrics::Metrics;
-use crate::router::{HandoffReason, Router};
+use crate::jobs::sender::OutgoingSend;
+use crate::router::HandoffReason;
 use crate::services::llm::{LlmAnswerer, LlmJob};
+use crate::services::shared::Shared;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -70,16 +69,7 @@ pub enum TurnOutcome {
 }
 
 pub struct Conversations {
-    pub(super) db: Db,
-    pub(super) keys: Arc<Keys>,
-    pub(super) clock: SharedClock,
-    pub(super) router: Arc<Router>,
-    pub(super) prices: Arc<PriceCache>,
-    pub(super) clinics: Arc<ClinicDirectory>,
-    pub(super) sessions: Arc<SessionCache>,
-    pub(super) locks: ChatLocks,
-    pub(super) sender: SenderHandle,
-    pub(super) metrics: Arc<Metrics>,
+    pub(super) ctx: Shared,
     pub(super) config: ConversationConfig,
     /// `None` when no LLM is configured: the fast path's fallback is sent at once instead.
     pub(super) llm: Option<Arc<LlmAnswerer>>,
@@ -96,37 +86,9 @@ struct Planned {
     to_llm: bool,
 }
 
-pub struct Deps {
-    pub db: Db,
-    pub keys: Arc<Keys>,
-    pub clock: SharedClock,
-    pub router: Arc<Router>,
-    pub prices: Arc<PriceCache>,
-    pub clinics: Arc<ClinicDirectory>,
-    pub sender: SenderHandle,
-    pub metrics: Arc<Metrics>,
-    pub config: ConversationConfig,
-    pub sessions: Arc<SessionCache>,
-    pub locks: ChatLocks,
-    pub llm: Option<Arc<LlmAnswerer>>,
-}
-
 impl Conversations {
-    pub fn new(d: Deps) -> Self {
-        Self {
-            sessions: d.sessions,
-            db: d.db,
-            keys: d.keys,
-            clock: d.clock,
-            router: d.router,
-            prices: d.prices,
-            clinics: d.clinics,
-            locks: d.locks,
-            sender: d.sender,
-            metrics: d.metrics,
-            config: d.config,
-            llm: d.llm,
-        }
+    pub fn new(ctx: Shared, config: ConversationConfig, llm: Option<Arc<LlmAnswerer>>) -> Self {
+        Self { ctx, config, llm }
     }
 
     /// Handles one event from a gateway. `received` is when its webhook arrived.
@@ -144,7 +106,10 @@ impl Conversations {
     }
 
     pub(super) fn seal(&self, table: &str, column: &str, id: &str, text: &str) -> Vec<u8> {
-        self.keys.phi.seal_str(text, Aad::new(table, column, id))
+        self.ctx
+            .keys
+            .phi
+            .seal_str(text, Aad::new(table, column, id))
     }
 
     /// The chat's identity and, on first contact, its sealed contact and session fields.
@@ -155,10 +120,10 @@ impl Conversations {
         let Some(address) = m.reply_address() else {
             return Ok(None);
         };
-        let clinic_id = self.clinics.resolve(m.provider, &m.instance).await;
+        let clinic_id = self.ctx.clinics.resolve(m.provider, &m.instance).await;
         let chat_index = match &m.phone {
-            Some(p) => self.keys.blind.phone(p.digits()),
-            None => self.keys.blind.index("lid", &address),
+            Some(p) => self.ctx.keys.blind.phone(p.digits()),
+            None => self.ctx.keys.blind.index("lid", &address),
         };
         let key = ChatKey {
             clinic_id,
@@ -185,6 +150,7 @@ impl Conversations {
         address: &str,
     ) -> Result<(), TurnError> {
         chat.lookup = self
+            .ctx
             .sessions
             .get(&chat.key)
             .await
@@ -216,9 +182,9 @@ impl Conversations {
         let Some((mut chat, address)) = self.chat(&m).await? else {
             return Ok(TurnOutcome::Ignored("message without a chat address"));
         };
-        let _in_order = self.locks.lock(&chat.key.lock_name()).await;
+        let _in_order = self.ctx.locks.lock(&chat.key.lock_name()).await;
         self.load_chat(&mut chat, &m, &address).await?;
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         let silent = chat
             .known()
             .and_then(|s| s.human_until)
@@ -255,6 +221,7 @@ impl Conversations {
         });
         let at = time::to_db(now);
         let (chat, stored) = self
+            .ctx
             .db
             .write(move |c| {
                 let stored = store_turn(c, &chat, &inbound, reply.as_ref(), &at)?;
@@ -268,12 +235,18 @@ impl Conversations {
             received_to_queued_us,
         } = stored
         else {
-            self.metrics.events.inc(&[m.provider.as_str(), "duplicate"]);
+            self.ctx
+                .metrics
+                .events
+                .inc(&[m.provider.as_str(), "duplicate"]);
             return Ok(TurnOutcome::Duplicate);
         };
-        self.metrics.events.inc(&[m.provider.as_str(), "patient"]);
+        self.ctx
+            .metrics
+            .events
+            .inc(&[m.provider.as_str(), "patient"]);
         let previous = chat.known();
-        self.sessions.put(
+        self.ctx.sessions.put(
             chat.key.clone(),
             ChatState {
                 contact_id,
@@ -308,7 +281,7 @@ impl Conversations {
                 inbound_id: ids.inbound,
             });
         }
-        self.sender.enqueue(OutgoingSend {
+        self.ctx.sender.enqueue(OutgoingSend {
             outbox_id: ids.outbox.clone(),
             message_id: ids.reply.clone(),
             session_id,
@@ -320,9 +293,9 @@ impl Conversations {
             attempts: 0,
             not_before: None,
         });
-        self.metrics.replies.inc(&[planned.route]);
+        self.ctx.metrics.replies.inc(&[planned.route]);
         if let Some(us) = received_to_queued_us {
-            self.metrics.turn_latency.observe_us(us.max(0) as u64);
+            self.ctx.metrics.turn_latency.observe_us(us.max(0) as u64);
         }
         Ok(TurnOutcome::Replied {
             inbound_id: ids.inbound,
@@ -340,12 +313,12 @@ impl Conversations {
         clinic_id: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Planned {
-        let Some(clinic) = self.clinics.get(clinic_id) else {
+        let Some(clinic) = self.ctx.clinics.get(clinic_id) else {
             let language = state
                 .and_then(|s| s.language.clone())
                 .unwrap_or_else(|| "en".into());
             return Planned {
-                text: self.router.template(&language, "fallback", &[]),
+                text: self.ctx.router.template(&language, "fallback", &[]),
                 language,
                 intent: None,
                 route: "fallback",
@@ -360,7 +333,7 @@ impl Conversations {
                 .unwrap_or(&facts.default_language)
                 .to_owned();
             return Planned {
-                text: self.router.template(&language, "media", &[]),
+                text: self.ctx.router.template(&language, "media", &[]),
                 language,
                 intent: None,
                 route: "media",
@@ -368,14 +341,17 @@ impl Conversations {
                 to_llm: false,
             };
         };
-        let prices = self.prices.clinic(clinic_id);
-        let understood = self.router.understand(
+        let prices = self.ctx.prices.clinic(clinic_id);
+        let understood = self.ctx.router.understand(
             text,
             session_language,
             &facts.default_language,
             &prices.index,
         );
-        let reply = self.router.reply(&understood, facts, &prices.index, now);
+        let reply = self
+            .ctx
+            .router
+            .reply(&understood, facts, &prices.index, now);
         let intent = understood.intents.first().map(|i| i.pack_key());
         if reply.needs_llm {
             return Planned {

@@ -68,9 +68,27 @@ pub struct Settings<'a> {
     pub temperature: Option<f32>,
 }
 
-impl Settings<'_> {
-    fn temperature(&self) -> Option<f32> {
-        self.temperature.filter(|_| self.model.supports_temperature)
+impl<'a> Settings<'a> {
+    /// The request body: only the parameters the model accepts.
+    fn request(
+        &self,
+        messages: &'a [Message],
+        tools: &'a [Tool],
+        tool_choice: Option<&'static str>,
+        stream: bool,
+    ) -> wire::Request<'a> {
+        wire::Request {
+            model: &self.model.name,
+            messages,
+            max_completion_tokens: self.max_completion_tokens,
+            temperature: self.temperature.filter(|_| self.model.supports_temperature),
+            tools,
+            tool_choice,
+            stream,
+            stream_options: stream.then_some(wire::StreamOptions {
+                include_usage: true,
+            }),
+        }
     }
 }
 
@@ -140,18 +158,8 @@ impl LlmClient {
         tool_choice: Option<&'static str>,
     ) -> Result<Completion, LlmError> {
         let started = Instant::now();
-        let body = wire::Request {
-            model: &s.model.name,
-            messages,
-            max_completion_tokens: s.max_completion_tokens,
-            temperature: s.temperature(),
-            tools,
-            tool_choice,
-            stream: false,
-            stream_options: None,
-        };
         let response: wire::Response = self
-            .post(&body)
+            .post(&s.request(messages, tools, tool_choice, false))
             .await?
             .json()
             .await
@@ -193,19 +201,10 @@ impl LlmClient {
         on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Completion, LlmError> {
         let started = Instant::now();
-        let body = wire::Request {
-            model: &s.model.name,
-            messages,
-            max_completion_tokens: s.max_completion_tokens,
-            temperature: s.temperature(),
-            tools,
-            tool_choice,
-            stream: true,
-            stream_options: Some(wire::StreamOptions {
-                include_usage: true,
-            }),
-        };
-        let mut bytes = self.post(&body).await?.bytes_stream();
+        let mut bytes = self
+            .post(&s.request(messages, tools, tool_choice, true))
+            .await?
+            .bytes_stream();
         let (mut split, mut acc) = (sse::EventSplitter::default(), sse::Accumulator::default());
         let mut first_token = None;
         while let Some(piece) = bytes.next().await {

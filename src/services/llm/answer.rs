@@ -44,17 +44,18 @@ impl LlmAnswerer {
                 return self.fallback(job, "history unavailable", calls);
             }
         };
-        let Some(clinic) = self.clinics.get(&job.key.clinic_id) else {
+        let Some(clinic) = self.ctx.clinics.get(&job.key.clinic_id) else {
             return self.fallback(job, "unknown clinic", calls);
         };
-        let prices = self.prices.clinic(&job.key.clinic_id);
+        let prices = self.ctx.prices.clinic(&job.key.clinic_id);
         let services: Vec<String> = prices.services.iter().map(|s| s.name.clone()).collect();
         let language_name = self
+            .ctx
             .router
             .language_name(&job.language)
             .unwrap_or("the patient's language")
             .to_owned();
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         let local = now
             .with_timezone(&clinic.facts.timezone)
             .format("%Y-%m-%d %H:%M (%A)")
@@ -68,7 +69,7 @@ impl LlmAnswerer {
             temperature: Some(self.config.temperature),
         };
         let ctx = ToolContext {
-            router: &self.router,
+            router: &self.ctx.router,
             prices: &prices,
             clinic: &clinic.facts,
             language: &job.language,
@@ -148,7 +149,7 @@ impl LlmAnswerer {
                 intents: vec![Intent::PriceList],
                 price: PriceMatch::None,
             };
-            let list = self.router.reply(&u, &clinic.facts, &prices.index, now);
+            let list = self.ctx.router.reply(&u, &clinic.facts, &prices.index, now);
             return Answer {
                 text: list.text,
                 route: "llm_price_list",
@@ -171,7 +172,7 @@ impl LlmAnswerer {
     fn fallback(&self, job: &LlmJob, why: &'static str, calls: i64) -> Answer {
         tracing::debug!(why, "LLM fallback");
         Answer {
-            text: self.router.template(&job.language, "fallback", &[]),
+            text: self.ctx.router.template(&job.language, "fallback", &[]),
             route: "llm_fallback",
             handoff: Some(("llm_unavailable", false)),
             effects: Effects::default(),
@@ -184,6 +185,7 @@ impl LlmAnswerer {
     async fn history(&self, job: &LlmJob) -> Result<Vec<Turn>, crate::db::DbError> {
         let (session, limit) = (job.session_id.clone(), self.config.history_messages);
         let rows = self
+            .ctx
             .db
             .read(move |c| messages::list_session_messages(c, &session, limit))
             .await?;
@@ -192,6 +194,7 @@ impl LlmAnswerer {
             .filter_map(|m| {
                 let text = match &m.body_sealed {
                     Some(sealed) => self
+                        .ctx
                         .keys
                         .phi
                         .open_string(sealed, Aad::new("whatsapp_messages", "body", &m.id))

@@ -14,20 +14,18 @@ pub mod prompt;
 pub mod registry;
 pub mod tools;
 
-use crate::cache::{ChatKey, ChatLocks, ClinicDirectory, PriceCache, SessionCache};
+use crate::cache::ChatKey;
 use crate::clients::llm::LlmClient;
-use crate::clock::SharedClock;
 use crate::config::OpenAiConfig;
-use crate::crypto::{Aad, Keys};
-use crate::db::{Db, DbError};
+use crate::crypto::Aad;
+use crate::db::DbError;
 use crate::domain::message::Provider;
 use crate::domain::time;
-use crate::jobs::sender::{OutgoingSend, SenderHandle};
-use crate::metrics::Metrics;
+use crate::jobs::sender::OutgoingSend;
 use crate::resilience::Breaker;
-use crate::router::Router;
 use crate::services::followups::{self, FollowupError, NewFollowup, Source};
 use crate::services::reply_write::{BotReply, store_bot_reply};
+use crate::services::shared::Shared;
 use answer::Answer;
 use registry::ModelRegistry;
 use std::collections::HashMap;
@@ -56,31 +54,8 @@ struct Pending {
     generation: u64,
 }
 
-pub struct Deps {
-    pub db: Db,
-    pub keys: Arc<Keys>,
-    pub clock: SharedClock,
-    pub router: Arc<Router>,
-    pub prices: Arc<PriceCache>,
-    pub clinics: Arc<ClinicDirectory>,
-    pub sessions: Arc<SessionCache>,
-    pub locks: ChatLocks,
-    pub sender: SenderHandle,
-    pub metrics: Arc<Metrics>,
-    pub config: OpenAiConfig,
-}
-
 pub struct LlmAnswerer {
-    db: Db,
-    keys: Arc<Keys>,
-    clock: SharedClock,
-    router: Arc<Router>,
-    prices: Arc<PriceCache>,
-    clinics: Arc<ClinicDirectory>,
-    sessions: Arc<SessionCache>,
-    locks: ChatLocks,
-    sender: SenderHandle,
-    metrics: Arc<Metrics>,
+    ctx: Shared,
     config: OpenAiConfig,
     client: LlmClient,
     registry: Arc<ModelRegistry>,
@@ -90,28 +65,19 @@ pub struct LlmAnswerer {
 }
 
 impl LlmAnswerer {
-    pub async fn new(d: Deps) -> Result<LlmAnswerer, DbError> {
-        let registry = ModelRegistry::init(d.db.clone(), "openai", &d.config.model).await?;
-        let budget = Duration::from_millis(d.config.budget_ms);
+    pub async fn new(ctx: Shared, config: OpenAiConfig) -> Result<LlmAnswerer, DbError> {
+        let registry = ModelRegistry::init(ctx.db.clone(), "openai", &config.model).await?;
+        let budget = Duration::from_millis(config.budget_ms);
         let client = LlmClient::new(
-            &d.config.base_url,
-            d.config.api_key.clone(),
+            &config.base_url,
+            config.api_key.clone(),
             Duration::from_secs(2),
             budget,
         );
         Ok(LlmAnswerer {
-            breaker: Breaker::new("llm", 5, Duration::from_secs(30), d.clock.clone()),
-            db: d.db,
-            keys: d.keys,
-            clock: d.clock,
-            router: d.router,
-            prices: d.prices,
-            clinics: d.clinics,
-            sessions: d.sessions,
-            locks: d.locks,
-            sender: d.sender,
-            metrics: d.metrics,
-            config: d.config,
+            breaker: Breaker::new("llm", 5, Duration::from_secs(30), ctx.clock.clone()),
+            ctx,
+            config,
             client,
             registry: Arc::new(registry),
             pending: Mutex::default(),
@@ -158,7 +124,7 @@ impl LlmAnswerer {
         while let Some((job, generation)) = self.snapshot(&session) {
             let deadline = job.received + budget;
             let answer = self.answer(&job, deadline).await;
-            let _in_order = self.locks.lock(&job.key.lock_name()).await;
+            let _in_order = self.ctx.locks.lock(&job.key.lock_name()).await;
             let (latest, now_generation) = match self.snapshot(&session) {
                 Some(s) => s,
                 None => return,
@@ -190,22 +156,23 @@ impl LlmAnswerer {
     /// Stores the answer with its metric and outbox row, and hands it to the sender. Called
     /// with the chat's lock held. If staff took the chat over meanwhile, nothing is sent.
     async fn deliver(&self, job: &LlmJob, answer: Answer) -> Result<(), DbError> {
-        let now = self.clock.now();
-        if let Ok(crate::cache::ChatLookup::Known(state)) = self.sessions.get(&job.key).await
+        let now = self.ctx.clock.now();
+        if let Ok(crate::cache::ChatLookup::Known(state)) = self.ctx.sessions.get(&job.key).await
             && state.human_until.is_some_and(|t| t > now)
         {
             return Ok(());
         }
         let ids = crate::services::chat_write::TurnIds::new();
-        let body = self.keys.phi.seal_str(
+        let body = self.ctx.keys.phi.seal_str(
             &answer.text,
             Aad::new("whatsapp_messages", "body", &ids.reply),
         );
         let (j, a, i) = (job.clone(), answer, ids.clone());
         let at = time::to_db(now);
         let route = a.route;
-        let keys = self.keys.clone();
+        let keys = self.ctx.keys.clone();
         let us = self
+            .ctx
             .db
             .write(move |c| {
                 for f in &a.effects.followups {
@@ -249,7 +216,7 @@ impl LlmAnswerer {
             })
             .await;
         let (us, text) = us?;
-        self.sender.enqueue(OutgoingSend {
+        self.ctx.sender.enqueue(OutgoingSend {
             outbox_id: ids.outbox,
             message_id: ids.reply,
             session_id: job.session_id.clone(),
@@ -261,8 +228,8 @@ impl LlmAnswerer {
             not_before: None,
             template: None,
         });
-        self.metrics.replies.inc(&[route]);
-        self.metrics.turn_latency.observe_us(us.max(0) as u64);
+        self.ctx.metrics.replies.inc(&[route]);
+        self.ctx.metrics.turn_latency.observe_us(us.max(0) as u64);
         Ok(())
     }
 
@@ -279,9 +246,10 @@ const RECOVER_WITHIN: chrono::Duration = chrono::Duration::minutes(15);
 impl LlmAnswerer {
     /// Answers the chats whose answer was being prepared when the process last stopped.
     pub async fn recover_unanswered(self: &Arc<Self>) {
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         let (since, at) = (time::to_db(now - RECOVER_WITHIN), time::to_db(now));
         let chats = match self
+            .ctx
             .db
             .read(move |c| crate::db::conversations::list_unanswered(c, &since, &at))
             .await
@@ -293,7 +261,7 @@ impl LlmAnswerer {
             }
         };
         for chat in chats {
-            let address = self.keys.phi.open_string(
+            let address = self.ctx.keys.phi.open_string(
                 &chat.chat_sealed,
                 Aad::new("conversation_sessions", "chat", &chat.session_id),
             );
@@ -301,7 +269,8 @@ impl LlmAnswerer {
                 continue;
             };
             let language = chat.language.unwrap_or_else(|| {
-                self.clinics
+                self.ctx
+                    .clinics
                     .get(&chat.clinic_id)
                     .map_or_else(|| "en".into(), |c| c.facts.default_language.clone())
             });
