@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LlmCommand,
     },
+    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    Backup {
+        #[arg(value_name = "FILE")]
+        to: PathBuf,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]

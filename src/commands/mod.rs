@@ -1,6 +1,7 @@
 //! One file per subcommand. Each returns `Ok` or a [`Failure`] carrying the exit code.
 
 mod audit;
+mod backup;
 mod bench;
 mod demo;
 mod followups;
@@ -70,6 +71,7 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Llm {
             command: LlmCommand::Models,
         } => llm::models(config).await,
+        Command::Backup { to } => backup::run(config, &to).await,
         Command::Demo => demo::run().await,
         Command::Bench(args) => bench::run(args).await,
     }

@@ -208,6 +208,25 @@ impl Db {
         .map_err(|_| DbError::WriterGone)?
     }
 
+    /// Writes a consistent, compacted copy of the database to `target` (which must not
+    /// exist), from one read snapshot: safe while the writer keeps writing. Uses a connection
+    /// of its own: the pool's are `query_only` and the writer always holds a transaction,
+    /// where `VACUUM` is not allowed.
+    pub async fn backup_to(&self, target: &Path) -> Result<(), DbError> {
+        let (source, target) = (
+            self.inner.path.clone(),
+            target.to_string_lossy().into_owned(),
+        );
+        tokio::task::spawn_blocking(move || -> Result<(), DbError> {
+            let conn = Connection::open_with_flags(&source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.execute("VACUUM INTO ?1", [&target])?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| DbError::WriterGone)?
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
     }

@@ -169,3 +169,29 @@ fn init_refuses_to_replace_a_missing_key_that_the_database_was_sealed_under() {
         "no new key was created"
     );
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_opens_with_the_same_keys_and_data() {
+    let app = crate::helpers::spawn_app().await;
+    app.ask("79990001122", "Сколько стоит пломба?").await;
+    let backup = app.dir.path().join("backup.db");
+    let out = Cli::new(app.dir.path()).run(&["backup", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let again = Cli::new(app.dir.path()).run(&["backup", backup.to_str().unwrap()]);
+    assert!(!again.status.success(), "never overwrites");
+    let _data = app.shutdown().await;
+    // The copy is a complete Frontdesk database: the keys match it and the audit chain holds.
+    let restored = tempfile::tempdir().unwrap();
+    crate::helpers::write_keys(&restored.path().join("keys"));
+    std::fs::copy(&backup, restored.path().join("frontdesk.db")).unwrap();
+    let cli = Cli::new(restored.path());
+    assert!(cli.run(&["keys", "check"]).status.success());
+    let verify = cli.run(&["audit", "verify"]);
+    assert!(verify.status.success(), "{}", verify.stderr_text());
+    let conn =
+        frontdesk::db::rusqlite::Connection::open(restored.path().join("frontdesk.db")).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM whatsapp_messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+}
