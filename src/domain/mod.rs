@@ -5,4 +5,5 @@ pub mod message;
 pub mod money;
 pub mod phone;
 pub mod service;
+pub mod sync_table;
 pub mod time;
