@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::Db;
 use crate::jobs::sender::SenderHandle;
+use crate::jobs::sync::SyncMonitor;
 use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::services::rejections::RejectionLimiter;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub conversations: Arc<Conversations>,
     pub sender: SenderHandle,
     pub metrics: Arc<Metrics>,
+    /// What the sync worker last reported, for `/metrics` and `/readyz`.
+    pub sync: Arc<SyncMonitor>,
     pub rejections: Arc<RejectionLimiter>,
     pub(crate) draining: Arc<AtomicBool>,
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_sync;
 mod demo;
 pub mod init;
 mod keys;
@@ -9,8 +10,9 @@ mod migrate;
 pub mod prices;
 mod sandbox;
 mod serve;
+mod sync;
 
-use crate::cli::{AuditCommand, Command, KeysCommand, PricesCommand};
+use crate::cli::{AuditCommand, Command, KeysCommand, PricesCommand, SyncCommand};
 use crate::config::Config;
 
 /// sysexits' EX_CONFIG: the configuration or the keys need fixing; retrying will not help.
@@ -42,6 +44,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 pub use bench::BenchArgs;
+pub use bench_sync::BenchSyncArgs;
 
 pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
     match command {
@@ -62,5 +65,11 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         } => prices::list(config).await,
         Command::Demo => demo::run().await,
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchSync(args) => bench_sync::run(args).await,
+        Command::Sync { command } => match command {
+            SyncCommand::Status { json } => sync::status(config, json).await,
+            SyncCommand::Schema { apply } => sync::schema(config, apply).await,
+            SyncCommand::Requeue => sync::requeue(config).await,
+        },
     }
 }

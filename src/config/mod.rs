@@ -5,10 +5,12 @@
 
 mod env;
 mod keys;
+mod sync;
 mod template;
 
 pub use env::Env;
 pub use keys::{KeyName, KeySource, KeySources};
+pub use sync::{SyncConfig, SyncTargetConfig, TargetChoice};
 pub use template::starter_config;
 
 use secrecy::SecretString;
@@ -229,13 +231,6 @@ pub struct SupabaseConfig {
     pub service_role_key: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SyncConfig {
-    /// A PostgreSQL connection string; it usually carries a password, so it is a secret.
-    pub postgres_url: Option<SecretString>,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -370,6 +365,7 @@ impl Config {
         config.data_dir = base.join(&config.data_dir);
         config.keys_dir = config.keys_dir.map(|d| base.join(d));
         config.conversation.languages_dir = config.conversation.languages_dir.map(|d| base.join(d));
+        config.sync.postgres_ca_file = config.sync.postgres_ca_file.map(|f| base.join(f));
         config.config_file = Some(path.to_owned());
         Ok(config)
     }
@@ -417,6 +413,7 @@ impl Config {
             ));
         }
         self.clinic.weekly_hours()?;
+        self.sync.validate(&self.supabase)?;
         if self.prices.cache_ttl_secs < 10 {
             return Err(invalid(
                 "prices.cache_ttl_secs",

@@ -3,4 +3,5 @@
 
 pub mod price_refresh;
 pub mod sender;
+pub mod sync;
 pub mod watchdog;

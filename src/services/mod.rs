@@ -8,4 +8,5 @@ pub mod keys;
 pub mod price_list;
 pub mod rejections;
 pub mod staff;
+pub mod sync;
 pub mod turn;
