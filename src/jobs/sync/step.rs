@@ -34,6 +34,9 @@ struct Prepared {
 struct Sent {
     synced: Vec<i64>,
     quarantined: Vec<(i64, String)>,
+    /// Rows (not entries) that went through, and that were refused.
+    rows_synced: usize,
+    rows_quarantined: usize,
     failure: Option<SyncError>,
 }
 
@@ -50,7 +53,9 @@ impl SyncWorker {
             Err(e) => return self.db_trouble(&e),
         };
         let mut synced = prepared.nothing_to_send;
+        let mut rows_quarantined = prepared.refused.len();
         let mut quarantined = prepared.refused;
+        let mut rows_synced = 0;
         let mut failure = None;
         if !prepared.groups.is_empty() {
             if let Admission::Wait(until) = self.d.breaker.admit() {
@@ -60,6 +65,8 @@ impl SyncWorker {
                 let sent = self.send_table(table, rows).await;
                 synced.extend(sent.synced);
                 quarantined.extend(sent.quarantined);
+                rows_synced += sent.rows_synced;
+                rows_quarantined += sent.rows_quarantined;
                 if sent.failure.is_some() {
                     failure = sent.failure;
                     break;
@@ -84,14 +91,13 @@ impl SyncWorker {
             Some(first) => self.after_seq.max(first - 1),
             None => prepared.last_seq,
         };
-        let rows = prepared.groups.iter().map(|(_, r)| r.len()).sum::<usize>();
         let now = time::to_db(self.d.clock.now());
         for (_, reason) in &quarantined {
             tracing::warn!(reason = %reason, "sync quarantined a row the central database refused");
         }
         self.d.monitor.update(|s| {
-            s.synced_total += synced.len() as u64;
-            s.quarantined_total += quarantined.len() as u64;
+            s.synced_total += rows_synced as u64;
+            s.quarantined_total += rows_quarantined as u64;
         });
         match failure {
             None => {
@@ -103,8 +109,8 @@ impl SyncWorker {
                     s.last_error = None;
                 });
                 Step::Synced {
-                    rows,
-                    quarantined: quarantined.len(),
+                    rows: rows_synced,
+                    quarantined: rows_quarantined,
                     more: prepared.read >= self.d.config.batch_size,
                 }
             }
@@ -193,15 +199,20 @@ impl SyncWorker {
             let part = &rows[range.clone()];
             let body = json_array(part.iter().map(|r| r.json.as_str()));
             match self.d.target.upsert(table, &body).await {
-                Ok(()) => sent
-                    .synced
-                    .extend(part.iter().flat_map(|r| r.seqs.iter().copied())),
-                Err(SyncError::Rejected(reason)) if part.len() == 1 => sent.quarantined.extend(
-                    part[0]
-                        .seqs
-                        .iter()
-                        .map(|s| (*s, format!("{}: {reason}", table.name))),
-                ),
+                Ok(()) => {
+                    sent.rows_synced += part.len();
+                    sent.synced
+                        .extend(part.iter().flat_map(|r| r.seqs.iter().copied()));
+                }
+                Err(SyncError::Rejected(reason)) if part.len() == 1 => {
+                    sent.rows_quarantined += 1;
+                    sent.quarantined.extend(
+                        part[0]
+                            .seqs
+                            .iter()
+                            .map(|s| (*s, format!("{}: {reason}", table.name))),
+                    );
+                }
                 Err(SyncError::Rejected(_)) => {
                     let mid = range.start + part.len() / 2;
                     work.push_front(mid..range.end);
