@@ -199,3 +199,76 @@ impl SyncConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn supabase(url: Option<&str>, key: Option<&str>) -> SupabaseConfig {
+        SupabaseConfig {
+            url: url.map(Into::into),
+            service_role_key: key.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn auto_prefers_postgres_then_supabase_then_none() {
+        let both = supabase(Some("https://x.supabase.co/"), Some("k"));
+        let mut c = SyncConfig::default();
+        assert_eq!(c.target(&both).name(), "supabase");
+        assert!(
+            matches!(c.target(&both), SyncTargetConfig::Supabase { url, .. } if url == "https://x.supabase.co")
+        );
+        c.postgres_url = Some("postgres://h/db".into());
+        assert_eq!(c.target(&both).name(), "postgres");
+        c.target = TargetChoice::Supabase;
+        assert_eq!(c.target(&both).name(), "supabase");
+        c.target = TargetChoice::Off;
+        assert_eq!(c.target(&both).name(), "none");
+        assert_eq!(
+            SyncConfig::default().target(&supabase(None, None)).name(),
+            "none"
+        );
+    }
+
+    #[test]
+    fn a_half_configured_supabase_is_refused_naming_what_is_missing() {
+        let c = SyncConfig::default();
+        let err = c
+            .validate(&supabase(Some("https://x.supabase.co"), None))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("SUPABASE_SERVICE_ROLE_KEY"),
+            "{err}"
+        );
+        let err = c.validate(&supabase(None, Some("k"))).unwrap_err();
+        assert!(err.to_string().contains("SUPABASE_URL"), "{err}");
+        // With PostgreSQL chosen, a stray SUPABASE_URL from the old backend does not matter.
+        let pg = SyncConfig {
+            postgres_url: Some("postgres://h/db".into()),
+            ..SyncConfig::default()
+        };
+        assert!(
+            pg.validate(&supabase(Some("https://x.supabase.co"), None))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn only_sealed_fields_may_be_sent_in_plaintext() {
+        let ok = SyncConfig {
+            plaintext_fields: vec!["contacts.name".into(), "whatsapp_messages.body".into()],
+            ..SyncConfig::default()
+        };
+        assert!(ok.validate(&supabase(None, None)).is_ok());
+        let bad = SyncConfig {
+            plaintext_fields: vec!["contacts.phone_index".into()],
+            ..SyncConfig::default()
+        };
+        let err = bad.validate(&supabase(None, None)).unwrap_err().to_string();
+        assert!(
+            err.contains("contacts.phone_index") && err.contains("contacts.name"),
+            "{err}"
+        );
+    }
+}

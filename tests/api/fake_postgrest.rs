@@ -69,8 +69,10 @@ fn error(status: u16, code: &str, message: &str) -> Response {
 impl FakePostgrest {
     pub async fn start() -> FakePostgrest {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut fake = FakePostgrest::default();
-        fake.url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakePostgrest {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            ..FakePostgrest::default()
+        };
         let app = Router::new()
             .route("/rest/v1/{table}", get(select).post(upsert))
             .with_state(fake.clone());
@@ -101,15 +103,6 @@ impl FakePostgrest {
 
     pub fn rows(&self, table: &str) -> BTreeMap<String, Value> {
         self.lock().rows.get(table).cloned().unwrap_or_default()
-    }
-
-    pub fn put(&self, table: &str, row: Value) {
-        let id = row["id"].as_str().unwrap().to_owned();
-        self.lock()
-            .rows
-            .entry(table.into())
-            .or_default()
-            .insert(id, row);
     }
 
     fn record(&self, method: &str, table: &str, ids: Vec<String>, status: u16) {
@@ -253,8 +246,18 @@ async fn select(
             "The schema must be one of the following: core, healthcare",
         );
     }
-    if let Some(Reply::Status(s)) = fake.lock().script.front().cloned() {
-        fake.lock().script.pop_front();
+    let scripted = {
+        let mut inner = fake.lock();
+        match inner.script.front() {
+            Some(Reply::Status(s)) => {
+                let s = *s;
+                inner.script.pop_front();
+                Some(s)
+            }
+            _ => None,
+        }
+    };
+    if let Some(s) = scripted {
         fake.record("GET", &table, vec![], s);
         return error(s, "XX000", "scripted failure");
     }

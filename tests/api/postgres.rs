@@ -223,17 +223,22 @@ impl PgServer {
         )
     }
 
-    /// A fresh database with the central schema applied.
-    pub async fn database(&self) -> TestDb {
+    /// A fresh, empty database.
+    pub async fn empty_database(&self) -> TestDb {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = connect(&self.url("postgres")).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap();
-        let db = TestDb {
+        TestDb {
             url: self.url(&name),
-        };
+        }
+    }
+
+    /// A fresh database with the central schema applied.
+    pub async fn database(&self) -> TestDb {
+        let db = self.empty_database().await;
         db.client()
             .await
             .batch_execute(&frontdesk::db::central::central_sql())

@@ -132,6 +132,7 @@ async fn failures_back_off_honour_retry_after_and_then_everything_arrives_once()
         },
         Reply::Hang(Duration::from_secs(3)),
         Reply::Status(503),
+        Reply::Created,
     ]);
     match s.worker.run_once().await {
         Step::Backoff(d) => assert!(d <= Duration::from_millis(20), "{d:?}"),
