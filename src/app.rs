@@ -7,6 +7,8 @@
 
 use crate::cache::{ChatLocks, ClinicDirectory, PriceCache, SessionCache};
 use crate::clients::gateway::GatewayClient;
+use crate::clients::postgres::PostgresSetupError;
+use crate::clients::sync_target::SyncTarget;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{KeyError, Keys};
@@ -53,6 +55,8 @@ pub enum StartupError {
     Followups(#[from] FollowupJobError),
     #[error(transparent)]
     FollowupRule(#[from] followups::RuleError),
+    #[error("sync: {0}")]
+    Sync(#[from] PostgresSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -66,6 +70,7 @@ pub struct App {
     started: Instant,
     sender_queue: tokio::sync::mpsc::UnboundedReceiver<OutgoingSend>,
     gateway: Arc<GatewayClient>,
+    sync: Option<(Arc<SyncTarget>, Arc<crate::resilience::Breaker>)>,
 }
 
 /// How long a clinic-channel mapping is trusted before it is looked up again.
@@ -108,6 +113,24 @@ impl App {
         ));
         prices.refresh().await?;
         let metrics = Arc::new(Metrics::default());
+        let sync_target = SyncTarget::from_config(&config)?.map(Arc::new);
+        let sync_breaker = jobs::sync::breaker(&config.sync, clock.clone());
+        let sync_monitor = Arc::new(jobs::sync::SyncMonitor::new(
+            sync_target.as_ref().map_or("none", |t| t.name()),
+            sync_target.as_ref().map(|_| sync_breaker.clone()),
+        ));
+        if !config.sync.plaintext_fields.is_empty() {
+            let (k, now) = (keys.clone(), clock.now());
+            let (fields, target) = (config.sync.plaintext_fields.clone(), sync_monitor.target());
+            db.write(move |c| {
+                crate::services::sync::record_plaintext_setting(c, &k.audit, now, &fields, target)
+            })
+            .await?;
+            tracing::warn!(
+                fields = ?config.sync.plaintext_fields,
+                "sync sends these PHI fields in plaintext as well as sealed (recorded in the audit log)"
+            );
+        }
         let (sender_handle, sender_queue) = sender::channel();
         let gateway = Arc::new(GatewayClient::new(&config));
         let shared = Shared {
@@ -167,6 +190,7 @@ impl App {
             sender: sender_handle,
             followups,
             metrics,
+            sync: sync_monitor,
             rejections: Arc::default(),
             draining: Arc::default(),
             llm,
@@ -177,6 +201,7 @@ impl App {
             started,
             sender_queue,
             gateway,
+            sync: sync_target.map(|t| (t, sync_breaker)),
         })
     }
 
@@ -198,6 +223,7 @@ impl App {
             started,
             sender_queue,
             gateway,
+            sync,
         } = self;
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
         let addr = listener.local_addr()?;
@@ -221,6 +247,30 @@ impl App {
         ));
         if let Some(llm) = &state.llm {
             llm.recover_unanswered().await;
+        }
+        if let Some((target, breaker)) = sync {
+            let worker = jobs::sync::SyncWorker::new(jobs::sync::SyncDeps {
+                db: state.db.clone(),
+                keys: state.keys.clone(),
+                clock: state.clock.clone(),
+                target: target.clone(),
+                breaker: breaker.clone(),
+                monitor: state.sync.clone(),
+                config: state.config.sync.clone(),
+            });
+            let flush_for = Duration::from_secs(state.config.sync.flush_secs).min(grace);
+            jobs.spawn(worker.run(jobs_cancel.clone(), flush_for));
+            let puller = jobs::sync::pull::Puller {
+                db: state.db.clone(),
+                clock: state.clock.clone(),
+                target,
+                breaker,
+                monitor: state.sync.clone(),
+                prices: state.prices.clone(),
+                clinics: state.clinics.clone(),
+                every: Duration::from_secs(state.config.sync.pull_interval_secs),
+            };
+            jobs.spawn(puller.run(jobs_cancel.clone()));
         }
         if let Some(interval) = systemd::watchdog_interval() {
             jobs.spawn(jobs::watchdog::run(

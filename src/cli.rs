@@ -71,6 +71,14 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The copy of the data kept in a central Supabase or PostgreSQL.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+    /// Measure draining a sync backlog into PostgreSQL; prints JSON.
+    #[command(hide = true)]
+    BenchSync(crate::commands::BenchSyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +154,24 @@ pub enum LlmCommand {
 pub enum AuditCommand {
     /// Verify the whole MAC chain; exits non-zero and names the first bad entry.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Backlog per table, oldest pending age, breaker state, last error, quarantined rows.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the central SQL (schemas core and healthcare) to apply before turning sync on.
+    Schema {
+        /// Apply it to SYNC_POSTGRES_URL instead of printing it.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Queue the quarantined rows again, once what the central side refused is fixed.
+    Requeue,
 }
 
 impl Cli {

@@ -7,6 +7,7 @@ use crate::crypto::Keys;
 use crate::db::Db;
 use crate::jobs::followups::FollowupJob;
 use crate::jobs::sender::SenderHandle;
+use crate::jobs::sync::SyncMonitor;
 use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::services::rejections::RejectionLimiter;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub sender: SenderHandle,
     pub followups: Arc<FollowupJob>,
     pub metrics: Arc<Metrics>,
+    /// What the sync worker last reported, for `/metrics` and `/readyz`.
+    pub sync: Arc<SyncMonitor>,
     pub rejections: Arc<RejectionLimiter>,
     pub(crate) draining: Arc<AtomicBool>,
     /// Present when an LLM is configured.

@@ -3,6 +3,7 @@
 mod audit;
 mod backup;
 mod bench;
+mod bench_sync;
 mod demo;
 mod followups;
 pub mod init;
@@ -12,8 +13,11 @@ mod migrate;
 pub mod prices;
 mod sandbox;
 mod serve;
+mod sync;
 
-use crate::cli::{AuditCommand, Command, FollowupsCommand, KeysCommand, LlmCommand, PricesCommand};
+use crate::cli::{
+    AuditCommand, Command, FollowupsCommand, KeysCommand, LlmCommand, PricesCommand, SyncCommand,
+};
 use crate::config::Config;
 
 /// sysexits' EX_CONFIG: the configuration or the keys need fixing; retrying will not help.
@@ -45,6 +49,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 pub use bench::BenchArgs;
+pub use bench_sync::BenchSyncArgs;
 
 pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
     match command {
@@ -74,5 +79,11 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Backup { to } => backup::run(config, &to).await,
         Command::Demo => demo::run().await,
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchSync(args) => bench_sync::run(args).await,
+        Command::Sync { command } => match command {
+            SyncCommand::Status { json } => sync::status(config, json).await,
+            SyncCommand::Schema { apply } => sync::schema(config, apply).await,
+            SyncCommand::Requeue => sync::requeue(config).await,
+        },
     }
 }

@@ -79,6 +79,10 @@ const VARS: &[(&str, Apply)] = &[
         c.supabase.url = Some(v);
         Ok(())
     }),
+    ("SYNC_POSTGRES_CA_FILE", |c, v| {
+        c.sync.postgres_ca_file = Some(v.into());
+        Ok(())
+    }),
 ];
 
 /// Secret variables. Each may also come from `NAME_FILE` or `$CREDENTIALS_DIRECTORY/NAME`.

@@ -6,11 +6,13 @@
 mod env;
 mod followups;
 mod keys;
+mod sync;
 mod template;
 
 pub use env::Env;
 pub use followups::{CloudTemplateConfig, FollowupRule, FollowupsConfig, RuleConfig};
 pub use keys::{KeyName, KeySource, KeySources};
+pub use sync::{SyncConfig, SyncTargetConfig, TargetChoice};
 pub use template::starter_config;
 
 use secrecy::SecretString;
@@ -253,13 +255,6 @@ pub struct SupabaseConfig {
     pub service_role_key: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SyncConfig {
-    /// A PostgreSQL connection string; it usually carries a password, so it is a secret.
-    pub postgres_url: Option<SecretString>,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -402,6 +397,7 @@ impl Config {
         config.data_dir = base.join(&config.data_dir);
         config.keys_dir = config.keys_dir.map(|d| base.join(d));
         config.conversation.languages_dir = config.conversation.languages_dir.map(|d| base.join(d));
+        config.sync.postgres_ca_file = config.sync.postgres_ca_file.map(|f| base.join(f));
         config.config_file = Some(path.to_owned());
         Ok(config)
     }
@@ -458,6 +454,7 @@ impl Config {
         }
         self.clinic.weekly_hours()?;
         self.followups.validate()?;
+        self.sync.validate(&self.supabase)?;
         if self.prices.cache_ttl_secs < 10 {
             return Err(invalid(
                 "prices.cache_ttl_secs",

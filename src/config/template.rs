@@ -116,12 +116,34 @@ webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
 # language = "ru"                # default: the chat's language
 # params = ["service"]           # context fields for {{{{1}}}}, {{{{2}}}}, …
 
+# Sync: a copy of clinics, prices, conversations, metrics, follow-ups and the audit chain in a
+# central Supabase (REST) or PostgreSQL. Apply the SQL from `frontdesk sync schema` there
+# first; `frontdesk sync status` shows the backlog. Nothing a patient sees waits on it.
 [supabase]
 # url = "https://xyz.supabase.co"               # SUPABASE_URL
 # service_role_key = "..."                      # SUPABASE_SERVICE_ROLE_KEY
 
 [sync]
-# postgres_url = "postgres://..."               # SYNC_POSTGRES_URL
+# target = "auto"            # auto: SYNC_POSTGRES_URL if set, else Supabase; or supabase, postgres, off
+# postgres_url = "postgres://user:password@host:5432/postgres?sslmode=require"  # SYNC_POSTGRES_URL
+# postgres_ca_file = "supabase-ca.crt"  # SYNC_POSTGRES_CA_FILE: CA of the server's certificate
+# plaintext_fields = []      # PHI goes sealed; e.g. ["contacts.name"] also sends it in clear (audited)
+# batch_size = 500           # rows per batch
+# interval_ms = 1000         # how often an idle worker looks for new rows
+# pull_interval_secs = 300   # how often prices and the clinic directory are pulled down
+# connect_timeout_ms = 1500
+# read_timeout_ms = 2500
+# write_timeout_ms = 2500
+# pool_timeout_ms = 5000     # longest wait for a free connection
+# max_connections = 100
+# idle_connections = 20      # idle connections kept ...
+# idle_timeout_secs = 30     # ... for this long
+# retry_min_ms = 1000        # backoff after a failed batch, doubling ...
+# retry_max_ms = 60000       # ... up to this (a server's Retry-After wins)
+# breaker_failures = 5       # consecutive failures that open the circuit breaker ...
+# breaker_open_secs = 45     # ... for this long, then one probe
+# flush_secs = 10            # at shutdown, keep draining the backlog this long
+# history_rows = 10000       # synced rows remembered for `frontdesk sync status`
 "##
     )
 }

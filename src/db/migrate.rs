@@ -18,7 +18,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "core",
         sql: include_str!("../../schema/0001_core.sql"),
     },
-    // Version 2 is reserved for the sync branch (merged separately).
+    Migration {
+        version: 2,
+        name: "sync",
+        sql: include_str!("../../schema/0002_sync.sql"),
+    },
     Migration {
         version: 3,
         name: "followups",

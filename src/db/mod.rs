@@ -3,6 +3,7 @@
 //! it stores and fetches, it does not decide.
 
 pub mod audit;
+pub mod central;
 mod checkpointer;
 pub mod clinics;
 pub mod conversations;
@@ -14,6 +15,8 @@ pub mod meta;
 pub mod migrate;
 pub mod outbox;
 pub mod prices;
+pub mod sync;
+pub mod sync_down;
 mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;

@@ -8,5 +8,6 @@ pub mod phone;
 pub mod quiet_hours;
 pub mod service;
 pub mod span;
+pub mod sync_table;
 pub mod time;
 pub mod window;

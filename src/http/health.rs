@@ -1,5 +1,6 @@
 //! `/healthz`: the process answers. `/readyz`: it can do its job (database round trip,
-//! migrations current, keys loaded, not shutting down), else 503 with the reason as JSON.
+//! migrations current, keys loaded, not shutting down), else 503 with the reason as JSON. Sync
+//! figures are included as details only.
 
 use crate::db::migrate;
 use crate::state::AppState;
@@ -44,6 +45,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "keys".into(),
         json!({ "loaded": true, "phi_master": state.keys.fingerprints.phi_master }),
     );
+    // Reported, never a reason to be unready: the clinic works offline and sync catches up.
+    checks.insert("sync".into(), state.sync.readiness());
     if state.is_draining() {
         reason.get_or_insert("shutting down".into());
     }

@@ -31,5 +31,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             writer.jobs as f64,
         ),
     ]);
+    let mut body = body;
+    state.sync.render(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -4,4 +4,5 @@
 pub mod followups;
 pub mod price_refresh;
 pub mod sender;
+pub mod sync;
 pub mod watchdog;

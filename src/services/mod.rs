@@ -12,4 +12,5 @@ pub mod rejections;
 pub mod reply_write;
 pub mod shared;
 pub mod staff;
+pub mod sync;
 pub mod turn;

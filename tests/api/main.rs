@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::zombie_processes)]
 
+mod fake_postgrest;
 mod helpers;
+mod postgres;
+mod sync_support;
 
 mod audit_tampering;
 mod cli_refusals;
@@ -18,6 +21,12 @@ mod prices_cli;
 mod replies;
 mod sending;
 mod smoke;
+mod sync_bench;
+mod sync_cli;
+mod sync_outage;
+mod sync_postgres;
+mod sync_postgrest;
+mod sync_pull;
 mod takeover;
 mod webhook_auth;
 mod webhook_ingest;
