@@ -156,7 +156,7 @@ impl App {
             None
         };
         let conversations = Arc::new(Conversations::new(
-            shared,
+            shared.clone(),
             config.conversation.clone(),
             llm.clone(),
         ));
@@ -180,16 +180,9 @@ impl App {
                 })?;
         let state = AppState {
             config: Arc::new(config),
-            db,
-            keys,
-            clock,
-            router,
-            prices,
-            clinics,
+            shared,
             conversations,
-            sender: sender_handle,
             followups,
-            metrics,
             sync: sync_monitor,
             rejections: Arc::default(),
             draining: Arc::default(),
@@ -230,19 +223,19 @@ impl App {
         let jobs_cancel = CancellationToken::new();
         let mut jobs = JoinSet::new();
         let mut sender = Sender::new(
-            state.db.clone(),
-            state.keys.clone(),
-            state.clock.clone(),
+            state.shared.db.clone(),
+            state.shared.keys.clone(),
+            state.shared.clock.clone(),
             gateway,
             state.config.sender.clone(),
-            &state.sender,
+            &state.shared.sender,
             sender_queue,
         );
         sender.load_pending().await;
         jobs.spawn(sender.run(jobs_cancel.clone()));
         jobs.spawn(state.followups.clone().run(jobs_cancel.clone()));
         jobs.spawn(jobs::price_refresh::run(
-            state.prices.clone(),
+            state.shared.prices.clone(),
             jobs_cancel.clone(),
         ));
         if let Some(llm) = &state.llm {
@@ -250,9 +243,9 @@ impl App {
         }
         if let Some((target, breaker)) = sync {
             let worker = jobs::sync::SyncWorker::new(jobs::sync::SyncDeps {
-                db: state.db.clone(),
-                keys: state.keys.clone(),
-                clock: state.clock.clone(),
+                db: state.shared.db.clone(),
+                keys: state.shared.keys.clone(),
+                clock: state.shared.clock.clone(),
                 target: target.clone(),
                 breaker: breaker.clone(),
                 monitor: state.sync.clone(),
@@ -261,20 +254,20 @@ impl App {
             let flush_for = Duration::from_secs(state.config.sync.flush_secs).min(grace);
             jobs.spawn(worker.run(jobs_cancel.clone(), flush_for));
             let puller = jobs::sync::pull::Puller {
-                db: state.db.clone(),
-                clock: state.clock.clone(),
+                db: state.shared.db.clone(),
+                clock: state.shared.clock.clone(),
                 target,
                 breaker,
                 monitor: state.sync.clone(),
-                prices: state.prices.clone(),
-                clinics: state.clinics.clone(),
+                prices: state.shared.prices.clone(),
+                clinics: state.shared.clinics.clone(),
                 every: Duration::from_secs(state.config.sync.pull_interval_secs),
             };
             jobs.spawn(puller.run(jobs_cancel.clone()));
         }
         if let Some(interval) = systemd::watchdog_interval() {
             jobs.spawn(jobs::watchdog::run(
-                state.db.clone(),
+                state.shared.db.clone(),
                 interval,
                 jobs_cancel.clone(),
             ));
@@ -322,8 +315,9 @@ impl App {
             _ = shutdown.immediate.cancelled() => {}
         }
 
-        let (k, now) = (state.keys.clone(), state.clock.now());
+        let (k, now) = (state.shared.keys.clone(), state.shared.clock.now());
         if let Err(e) = state
+            .shared
             .db
             .write(move |c| {
                 audit::record(
@@ -337,7 +331,7 @@ impl App {
         {
             tracing::warn!(error = %e, "could not record the shutdown in the audit log");
         }
-        state.db.close().await?;
+        state.shared.db.close().await?;
         tracing::info!("stopped");
         Ok(())
     }

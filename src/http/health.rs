@@ -17,7 +17,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let mut checks = serde_json::Map::new();
     let mut reason = None;
 
-    match state.db.read(migrate::current).await {
+    match state.shared.db.read(migrate::current).await {
         Ok(version) => {
             checks.insert("database".into(), json!("ok"));
             if version == migrate::latest() {
@@ -43,7 +43,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     // confirm which keys a running instance holds without exposing them.
     checks.insert(
         "keys".into(),
-        json!({ "loaded": true, "phi_master": state.keys.fingerprints.phi_master }),
+        json!({ "loaded": true, "phi_master": state.shared.keys.fingerprints.phi_master }),
     );
     // Reported, never a reason to be unready: the clinic works offline and sync catches up.
     checks.insert("sync".into(), state.sync.readiness());

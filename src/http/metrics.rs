@@ -7,9 +7,14 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let pending = state.db.read(outbox::count_pending).await.unwrap_or(-1);
-    let writer = state.db.writer_stats();
-    let body = state.metrics.render(&[
+    let pending = state
+        .shared
+        .db
+        .read(outbox::count_pending)
+        .await
+        .unwrap_or(-1);
+    let writer = state.shared.db.writer_stats();
+    let body = state.shared.metrics.render(&[
         (
             "frontdesk_send_outbox_pending",
             "Replies waiting to be sent.",
@@ -18,7 +23,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         (
             "frontdesk_price_cache_services",
             "Services in the price cache.",
-            state.prices.total_services() as f64,
+            state.shared.prices.total_services() as f64,
         ),
         (
             "frontdesk_db_commits",

@@ -49,7 +49,7 @@ async fn evolution_event(
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     let received = Instant::now();
-    let now = state.clock.now();
+    let now = state.shared.clock.now();
     let verdict = match &state.config.evolution.webhook_secret {
         None => Err("no EVOLUTION_WEBHOOK_SECRET configured"),
         Some(secret) => authenticate_evolution(
@@ -116,7 +116,7 @@ pub async fn cloud(
     if let Err(reason) = verdict {
         return Err(reject(&state, "cloud", reason));
     }
-    let events = providers::cloud::parse(&body, state.clock.now())
+    let events = providers::cloud::parse(&body, state.shared.clock.now())
         .map_err(|e| bad_request(&state, "cloud", e))?;
     process(&state, "cloud", events, received).await
 }
@@ -139,7 +139,11 @@ pub async fn cloud_verify(State(state): State<AppState>, Query(q): Query<VerifyQ
     match (ok, q.challenge) {
         (true, Some(challenge)) => (StatusCode::OK, challenge).into_response(),
         _ => {
-            state.metrics.webhooks.inc(&["cloud", "verify_refused"]);
+            state
+                .shared
+                .metrics
+                .webhooks
+                .inc(&["cloud", "verify_refused"]);
             (
                 StatusCode::FORBIDDEN,
                 Json(json!({ "error": "verification failed" })),
@@ -161,37 +165,52 @@ async fn process(
             Ok(outcome) => {
                 if let TurnOutcome::Ignored(reason) = outcome {
                     tracing::debug!(reason, "event ignored");
-                    state.metrics.events.inc(&[provider, "ignored"]);
+                    state.shared.metrics.events.inc(&[provider, "ignored"]);
                 }
                 handled += 1;
             }
             Err(e) if e.is_transient() => {
-                state.metrics.webhooks.inc(&[provider, "unavailable"]);
+                state
+                    .shared
+                    .metrics
+                    .webhooks
+                    .inc(&[provider, "unavailable"]);
                 tracing::warn!(error = %e, "transient fault; asking the gateway to retry");
                 return Err(AppError::Unavailable("temporarily unavailable, retry"));
             }
             Err(e) => {
-                state.metrics.webhooks.inc(&[provider, "error"]);
+                state.shared.metrics.webhooks.inc(&[provider, "error"]);
                 return Err(AppError::Internal(e.into()));
             }
         }
     }
-    state.metrics.webhooks.inc(&[provider, "accepted"]);
+    state.shared.metrics.webhooks.inc(&[provider, "accepted"]);
     Ok(Json(json!({ "status": "ok", "events": handled })))
 }
 
 fn bad_request(state: &AppState, provider: &'static str, e: ParseError) -> AppError {
-    state.metrics.webhooks.inc(&[provider, "bad_request"]);
+    state
+        .shared
+        .metrics
+        .webhooks
+        .inc(&[provider, "bad_request"]);
     AppError::BadRequest(e.to_string())
 }
 
 /// 401, a counter, and at most one audit entry per minute per provider and reason.
 fn reject(state: &AppState, provider: &'static str, reason: &'static str) -> AppError {
-    state.metrics.webhooks.inc(&[provider, "unauthorized"]);
-    if let Some(count) = state.rejections.record(&state.clock, provider, reason) {
+    state
+        .shared
+        .metrics
+        .webhooks
+        .inc(&[provider, "unauthorized"]);
+    if let Some(count) = state
+        .rejections
+        .record(&state.shared.clock, provider, reason)
+    {
         tracing::warn!(provider, reason, count, "webhook rejected");
-        let (keys, now) = (state.keys.clone(), state.clock.now());
-        let db = state.db.clone();
+        let (keys, now) = (state.shared.keys.clone(), state.shared.clock.now());
+        let db = state.shared.db.clone();
         tokio::spawn(async move {
             let event = AuditEvent::new("webhook", action::WEBHOOK_REJECTED)
                 .subject(provider)

@@ -11,9 +11,10 @@ use tempfile::TempDir;
 async fn log_with_entries() -> (TempDir, Connection, i64) {
     let app = spawn_app().await;
     for i in 0..6 {
-        let keys = app.state.keys.clone();
+        let keys = app.state.shared.keys.clone();
         let now = chrono::Utc::now();
         app.state
+            .shared
             .db
             .write(move |c| {
                 audit::record(

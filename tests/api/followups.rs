@@ -53,8 +53,9 @@ pub(crate) fn session_of(app: &TestApp, n: usize) -> String {
 
 /// Schedules as the LLM's tool does: `services::followups::schedule` in one write.
 pub(crate) async fn schedule(app: &TestApp, f: NewFollowup) -> String {
-    let (keys, now) = (app.state.keys.clone(), app.clock.now());
+    let (keys, now) = (app.state.shared.keys.clone(), app.clock.now());
     app.state
+        .shared
         .db
         .write(move |c| followups::schedule(c, &keys.phi, &f, now))
         .await

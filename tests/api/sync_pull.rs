@@ -19,13 +19,13 @@ use std::time::Duration;
 fn puller(app: &TestApp, target: SyncTarget) -> Puller {
     let config = SyncConfig::default();
     Puller {
-        db: app.state.db.clone(),
-        clock: app.state.clock.clone(),
+        db: app.state.shared.db.clone(),
+        clock: app.state.shared.clock.clone(),
         target: Arc::new(target),
-        breaker: breaker(&config, app.state.clock.clone()),
+        breaker: breaker(&config, app.state.shared.clock.clone()),
         monitor: Arc::new(SyncMonitor::new("test", None)),
-        prices: app.state.prices.clone(),
-        clinics: app.state.clinics.clone(),
+        prices: app.state.shared.prices.clone(),
+        clinics: app.state.shared.clinics.clone(),
         every: Duration::from_secs(3600),
     }
 }

@@ -33,12 +33,12 @@ pub struct Stepper {
 
 /// A worker over the app's database, stepped by the test (the app runs no sync of its own).
 pub fn stepper(app: &TestApp, target: SyncTarget, config: SyncConfig) -> Stepper {
-    let breaker = breaker(&config, app.state.clock.clone());
+    let breaker = breaker(&config, app.state.shared.clock.clone());
     let monitor = Arc::new(SyncMonitor::new(target.name(), Some(breaker.clone())));
     let worker = SyncWorker::new(SyncDeps {
-        db: app.state.db.clone(),
-        keys: app.state.keys.clone(),
-        clock: app.state.clock.clone(),
+        db: app.state.shared.db.clone(),
+        keys: app.state.shared.keys.clone(),
+        clock: app.state.shared.clock.clone(),
         target: Arc::new(target),
         breaker: breaker.clone(),
         monitor: monitor.clone(),

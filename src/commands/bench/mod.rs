@@ -83,10 +83,10 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         "flat out: {} connections for {} s…",
         args.concurrency, args.seconds
     );
-    let w0 = sandbox.state.db.writer_stats();
+    let w0 = sandbox.state.shared.db.writer_stats();
     let (throughput, acknowledged) =
         max_throughput(&poster, &sandbox.gateway, args.concurrency, args.seconds).await;
-    let w1 = sandbox.state.db.writer_stats();
+    let w1 = sandbox.state.shared.db.writer_stats();
     let flat_db = json!({
         "commits": w1.commits - w0.commits,
         "jobs_per_commit": ((w1.jobs - w0.jobs) as f64 / (w1.commits - w0.commits).max(1) as f64 * 10.0).round() / 10.0,
@@ -100,6 +100,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
 
     let figures = sandbox
         .state
+        .shared
         .db
         .read(|c| -> Result<_, DbError> {
             Ok(c.query_row(
@@ -116,7 +117,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
             )?)
         })
         .await?;
-    let writer = sandbox.state.db.writer_stats();
+    let writer = sandbox.state.shared.db.writer_stats();
     let report = json!({
         "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) },
         "fixed_rate": latency,
