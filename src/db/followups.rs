@@ -255,6 +255,22 @@ fn followup_row(r: &Row<'_>) -> rusqlite::Result<FollowupRow> {
     })
 }
 
+/// Every follow-up status with its count (0 when none has it), for `/metrics`. An index scan of
+/// `followups_due`; the table holds thousands of rows, not millions.
+pub fn count_by_status(conn: &Connection) -> Result<Vec<(&'static str, i64)>, DbError> {
+    const STATUSES: [&str; 5] = ["scheduled", "sent", "cancelled", "expired", "failed"];
+    let mut counts = STATUSES.map(|s| (s, 0));
+    let mut stmt = conn.prepare_cached("SELECT status, count(*) FROM followups GROUP BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (status, n) = row?;
+        if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
+            slot.1 = n;
+        }
+    }
+    Ok(counts.to_vec())
+}
+
 pub fn find_followup(conn: &Connection, id: &str) -> Result<Option<FollowupRow>, DbError> {
     optional(
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM followups WHERE id = ?1"))?

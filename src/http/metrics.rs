@@ -1,10 +1,11 @@
 //! `GET /metrics`: Prometheus text. Counters from memory, plus gauges read at scrape time.
 
-use crate::db::outbox;
+use crate::db::{followups, outbox};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use std::fmt::Write as _;
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let pending = state
@@ -37,6 +38,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ),
     ]);
     let mut body = body;
+    if let Ok(counts) = state.shared.db.read(followups::count_by_status).await {
+        body.push_str(
+            "# HELP frontdesk_followups Follow-ups by status.\n# TYPE frontdesk_followups gauge\n",
+        );
+        for (status, n) in counts {
+            let _ = writeln!(body, "frontdesk_followups{{status=\"{status}\"}} {n}");
+        }
+    }
     state.sync.render(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

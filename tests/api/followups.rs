@@ -118,6 +118,14 @@ async fn a_due_follow_up_is_sent_exactly_once_across_two_concurrent_ticks() {
 
     assert_eq!(app.run_followups_once().await.sent, 0);
     assert_eq!(app.sends_settled(2).await.len(), 2);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        "frontdesk_followups{status=\"sent\"} 1",
+        "frontdesk_followups{status=\"scheduled\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
     app.shutdown().await;
 }
 
