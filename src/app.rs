@@ -92,7 +92,7 @@ impl App {
                     .detail(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }));
                 audit::record(c, &k.audit, now, &event)?;
                 let clinic = crate::services::clinics::ensure_default(c, &c2, now)?;
-                followups::sync_rules(c, &clinic, &c2.followups.parsed_rules(), now)?;
+                followups::sync_rules_for_all_clinics(c, &c2.followups.parsed_rules(), now)?;
                 Ok(clinic)
             })
             .await?;

@@ -10,7 +10,9 @@ mod tick;
 
 pub use compose::{Wording, compose_text, context_vars, template_params};
 pub use decide::{Decision, Facts, Policy, decide};
-pub use rules::{RuleError, after_patient_turn, check_rules, sync_rules};
+pub use rules::{
+    RuleError, after_patient_turn, check_rules, sync_rules, sync_rules_for_all_clinics,
+};
 pub use tick::{ClaimedSend, Clinics, TickDeps, TickReport, tick};
 
 use crate::crypto::{Aad, Sealer};

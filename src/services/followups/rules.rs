@@ -10,7 +10,20 @@ use crate::domain::time;
 use crate::router::Router;
 use chrono::{DateTime, Utc};
 
-/// Makes the clinic's stored rules match the configured ones (start-up).
+/// Makes every clinic's stored rules match the configured ones (start-up): the rules in the
+/// config hold for all the clinics this node serves.
+pub fn sync_rules_for_all_clinics(
+    conn: &Connection,
+    rules: &[FollowupRule],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    for clinic in crate::db::clinics::list_clinics(conn)? {
+        sync_rules(conn, &clinic.id, rules, now)?;
+    }
+    Ok(())
+}
+
+/// Makes the clinic's stored rules match the configured ones.
 pub fn sync_rules(
     conn: &Connection,
     clinic_id: &str,

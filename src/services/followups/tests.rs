@@ -472,3 +472,39 @@ fn rules_naming_a_missing_template_or_a_value_they_cannot_have_are_refused() {
         .to_string();
     assert!(err.contains("{service}"), "{err}");
 }
+
+#[tokio::test]
+async fn configured_rules_hold_for_every_clinic_on_the_node_and_follow_the_config() {
+    let fx = fixture().await;
+    let rules_of = |clinic: &'static str| {
+        let db = fx.db.clone();
+        async move {
+            db.read(move |c| -> Result<Vec<String>, DbError> {
+                let mut stmt = c.prepare("SELECT name FROM followup_rules WHERE clinic_id = ?1")?;
+                let names = stmt.query_map([clinic], |r| r.get(0))?;
+                Ok(names.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let at = time::to_db(noon());
+    fx.db
+        .write(move |c| {
+            let mut second = clinics::find_clinic(c, CLINIC)?.unwrap();
+            second.id = "clinic-2".into();
+            clinics::upsert_clinic(c, &second, &at)?;
+            sync_rules_for_all_clinics(c, &[price_rule()], noon())
+        })
+        .await
+        .unwrap();
+    assert_eq!(rules_of(CLINIC).await, ["price_no_booking"]);
+    assert_eq!(rules_of("clinic-2").await, ["price_no_booking"]);
+    // A rule removed from the config is removed everywhere at the next start.
+    fx.db
+        .write(|c| sync_rules_for_all_clinics(c, &[], noon()))
+        .await
+        .unwrap();
+    assert!(rules_of(CLINIC).await.is_empty());
+    assert!(rules_of("clinic-2").await.is_empty());
+}
