@@ -133,6 +133,12 @@ impl App {
         }
         let (sender_handle, sender_queue) = sender::channel();
         let gateway = Arc::new(GatewayClient::new(&config));
+        if !gateway.any_configured() {
+            tracing::warn!(
+                "no WhatsApp gateway configured (EVOLUTION_API_URL, or WHATSAPP_CLOUD_ACCESS_TOKEN): \
+                 messages are received and answered, but replies cannot be delivered"
+            );
+        }
         let shared = Shared {
             db: db.clone(),
             keys: keys.clone(),

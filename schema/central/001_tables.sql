@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS core.services (
     price_minor  bigint NOT NULL CHECK (price_minor >= 0),
     currency     text NOT NULL CHECK (length(currency) = 3),
     aliases      text NOT NULL DEFAULT '',
+    -- The name by language code, from the price list's name_<lang> columns.
+    names        jsonb NOT NULL DEFAULT '{}',
     active       boolean NOT NULL DEFAULT true,
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,

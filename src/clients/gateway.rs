@@ -126,6 +126,11 @@ impl GatewayClient {
         self.post_cloud(instance, &body).await
     }
 
+    /// Whether replies can go anywhere: an Evolution API URL or a Cloud API token is set.
+    pub fn any_configured(&self) -> bool {
+        self.evolution.is_some() || self.cloud.is_some()
+    }
+
     async fn send_evolution(
         &self,
         instance: &str,

@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "followups",
         sql: include_str!("../../schema/0003_followups.sql"),
     },
+    Migration {
+        version: 4,
+        name: "service_names",
+        sql: include_str!("../../schema/0004_service_names.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -3,6 +3,7 @@
 use super::{DbError, meta};
 use crate::domain::service::Service;
 use rusqlite::{Connection, params};
+use std::collections::BTreeMap;
 
 const PRICES_VERSION: &str = "prices_version";
 
@@ -11,6 +12,8 @@ const PRICES_VERSION: &str = "prices_version";
 pub struct NewService {
     pub code: String,
     pub name: String,
+    /// Translations of `name` by language code.
+    pub names: BTreeMap<String, String>,
     pub price_minor: i64,
     pub currency: String,
     pub aliases: Vec<String>,
@@ -32,10 +35,25 @@ fn split_aliases(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `names` column: a JSON object, written with sorted keys so equal maps store equal text.
+pub fn names_to_db(names: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(names).unwrap_or_else(|_| "{}".into())
+}
+
+/// The `names` column read back; the CHECK constraint keeps it an object, so a failure here
+/// can only be a string-valued entry edited by hand, which is dropped.
+fn names_from_db(json: &str) -> BTreeMap<String, String> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).unwrap_or_default();
+    map.into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+        .collect()
+}
+
 /// Active services of every clinic, keyed by clinic id.
 pub fn list_active_services(conn: &Connection) -> Result<Vec<(String, Service)>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT clinic_id, id, code, name, price_minor, currency, aliases
+        "SELECT clinic_id, id, code, name, price_minor, currency, aliases, names
          FROM services WHERE active = 1 ORDER BY clinic_id, name",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -48,6 +66,7 @@ pub fn list_active_services(conn: &Connection) -> Result<Vec<(String, Service)>,
                 price_minor: r.get(4)?,
                 currency: r.get(5)?,
                 aliases: split_aliases(&r.get::<_, String>(6)?),
+                names: names_from_db(&r.get::<_, String>(7)?),
             },
         ))
     })?;
@@ -74,10 +93,11 @@ pub fn replace_services(
     let mut summary = ReplaceSummary::default();
     for row in rows {
         let aliases = row.aliases.join("|");
-        let existing: Option<(String, String, i64, String, String, i64)> = super::optional(
+        let names = names_to_db(&row.names);
+        let existing: Option<(String, String, i64, String, String, i64, String)> = super::optional(
             conn.prepare_cached(
-                "SELECT id, name, price_minor, currency, aliases, active FROM services
-             WHERE clinic_id = ?1 AND code = ?2",
+                "SELECT id, name, price_minor, currency, aliases, active, names FROM services
+                     WHERE clinic_id = ?1 AND code = ?2",
             )?
             .query_row(params![clinic_id, row.code], |r| {
                 Ok((
@@ -87,46 +107,52 @@ pub fn replace_services(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             }),
         )?;
         match existing {
             None => {
-                conn.prepare_cached("INSERT INTO services (id, clinic_id, code, name, price_minor, currency, aliases,
-                                           active, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)")?.execute(params![
-                        uuid::Uuid::now_v7().to_string(),
-                        clinic_id,
-                        row.code,
-                        row.name,
-                        row.price_minor,
-                        row.currency,
-                        aliases,
-                        now
-                    ],
-                )?;
+                conn.prepare_cached(
+                    "INSERT INTO services (id, clinic_id, code, name, price_minor, currency,
+                                           aliases, names, active, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
+                )?
+                .execute(params![
+                    uuid::Uuid::now_v7().to_string(),
+                    clinic_id,
+                    row.code,
+                    row.name,
+                    row.price_minor,
+                    row.currency,
+                    aliases,
+                    names,
+                    now
+                ])?;
                 summary.added += 1;
             }
-            Some((id, name, price, currency, old_aliases, active)) => {
+            Some((id, name, price, currency, old_aliases, active, old_names)) => {
                 if (
                     name.as_str(),
                     price,
                     currency.as_str(),
                     old_aliases.as_str(),
                     active,
+                    names_from_db(&old_names),
                 ) == (
                     row.name.as_str(),
                     row.price_minor,
                     row.currency.as_str(),
                     aliases.as_str(),
                     1,
+                    row.names.clone(),
                 ) {
                     summary.unchanged += 1;
                     continue;
                 }
                 conn.prepare_cached(
                     "UPDATE services SET name = ?2, price_minor = ?3, currency = ?4, aliases = ?5,
-                         active = 1, updated_at = ?6 WHERE id = ?1",
+                         names = ?6, active = 1, updated_at = ?7 WHERE id = ?1",
                 )?
                 .execute(params![
                     id,
@@ -134,6 +160,7 @@ pub fn replace_services(
                     row.price_minor,
                     row.currency,
                     aliases,
+                    names,
                     now
                 ])?;
                 summary.updated += 1;

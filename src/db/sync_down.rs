@@ -38,6 +38,8 @@ pub struct PulledService {
     pub price_minor: i64,
     pub currency: String,
     pub aliases: String,
+    /// JSON object text: the name by language.
+    pub names: String,
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -105,11 +107,11 @@ pub fn apply_service(conn: &Connection, s: &PulledService) -> Result<Applied, Db
     let result = conn
         .prepare_cached(
             "INSERT INTO services (id, clinic_id, code, name, price_minor, currency, aliases,
-                                   active, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                   names, active, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name,
                  price_minor = excluded.price_minor, currency = excluded.currency,
-                 aliases = excluded.aliases, active = excluded.active,
+                 aliases = excluded.aliases, names = excluded.names, active = excluded.active,
                  updated_at = excluded.updated_at
              WHERE excluded.updated_at > services.updated_at
                AND excluded.clinic_id = services.clinic_id",
@@ -122,6 +124,7 @@ pub fn apply_service(conn: &Connection, s: &PulledService) -> Result<Applied, Db
             s.price_minor,
             s.currency,
             s.aliases,
+            s.names,
             s.active,
             s.created_at,
             s.updated_at

@@ -108,8 +108,8 @@ pub const TABLES: &[SyncedTable] = &[
     ]),
     table("services", "core", &[
         c("id", Id), c("clinic_id", Id), c("code", Text), c("name", Text), c("price_minor", Int),
-        c("currency", Text), c("aliases", Text), c("active", Bool), c("created_at", Time),
-        c("updated_at", Time),
+        c("currency", Text), c("aliases", Text), c("names", Json), c("active", Bool),
+        c("created_at", Time), c("updated_at", Time),
     ]),
     // The blind phone index stays local: the central side has no use for it.
     table("contacts", "core", &[

@@ -1,9 +1,9 @@
-//! The price list prepared for matching: every name and alias split into words, each word
+//! The price list prepared for matching: every name (translations too) and alias split into words, each word
 //! stemmed under every language pack's stemmer, with postings from words to the phrases that
 //! use them and a note of which stems are too common to identify a service ("зуб", "teeth").
 //! Built once per price-cache refresh; matching a message then only looks things up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::pack::LanguagePack;
 use super::text::{is_number, words};
@@ -19,6 +19,7 @@ const MAX_PHRASE_WORDS: usize = 64;
 pub struct PricedService {
     pub id: String,
     pub name: String,
+    pub names: BTreeMap<String, String>,
     pub price_minor: i64,
     pub currency: String,
     /// Code up to its first '-' or '.': services sharing it are listed together.
@@ -62,7 +63,8 @@ impl PriceIndex {
         let mut phrases = Vec::new();
         for (index, service) in services.iter().enumerate() {
             let mut seen = HashSet::new();
-            for text in std::iter::once(&service.name).chain(&service.aliases) {
+            let names = std::iter::once(&service.name).chain(service.names.values());
+            for text in names.chain(&service.aliases) {
                 let mut ids: Vec<u32> = Vec::new();
                 for word in words(text) {
                     if stopwords.contains(word.as_str()) || is_number(&word) {
@@ -128,9 +130,17 @@ fn priced(service: &Service) -> PricedService {
     PricedService {
         id: service.id.clone(),
         name: service.name.trim().to_string(),
+        names: service.names.clone(),
         price_minor: service.price_minor,
         currency: service.currency.clone(),
         group,
+    }
+}
+
+impl PricedService {
+    /// The name a patient writing in `language` reads.
+    pub fn name_in(&self, language: &str) -> &str {
+        crate::domain::service::name_in(&self.name, &self.names, language)
     }
 }
 

@@ -28,11 +28,16 @@ impl PriceText<'_> {
             .format(service.price_minor, &service.currency)
     }
 
+    /// The service's name in the language of the reply.
+    fn name<'s>(&self, service: &'s PricedService) -> &'s str {
+        service.name_in(&self.pack.code)
+    }
+
     fn item(&self, service: &PricedService) -> String {
         let price = self.price_of(service);
         self.say(
             "price_item",
-            &[("service", &service.name), ("price", &price)],
+            &[("service", self.name(service)), ("price", &price)],
         )
     }
 
@@ -46,7 +51,7 @@ impl PriceText<'_> {
                 let price = self.price_of(service);
                 Some(self.say(
                     "price_one",
-                    &[("service", &service.name), ("price", &price)],
+                    &[("service", self.name(service)), ("price", &price)],
                 ))
             }
             PriceMatch::Ambiguous(ids) => {

@@ -1,10 +1,12 @@
 //! The price-list CSV: `code,name,price,currency,aliases` with a header row, UTF-8, aliases
-//! separated by `|`, price in major units ("4500" or "4500.50"). Every row is checked; the
-//! first problems are reported with their line numbers and then nothing is imported.
+//! separated by `|`, price in major units ("4500" or "4500.50"). Optional further columns
+//! `name_<lang>` (`name_en`, `name_es`, …) give the name patients writing in that language read;
+//! an empty cell means "use `name`". Every row is checked; the first problems are reported
+//! with their line numbers and then nothing is imported.
 
 use crate::db::prices::NewService;
 use crate::domain::money::parse_major_units;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 pub const HEADER: [&str; 5] = ["code", "name", "price", "currency", "aliases"];
 
@@ -12,7 +14,10 @@ pub const HEADER: [&str; 5] = ["code", "name", "price", "currency", "aliases"];
 pub enum PriceListError {
     #[error("the file is not UTF-8 text")]
     NotUtf8,
-    #[error("line 1: the header must be `code,name,price,currency,aliases`, found `{0}`")]
+    #[error(
+        "line 1: the header must be `code,name,price,currency,aliases`, optionally followed by \
+         `name_<language>` columns such as `name_en`; found `{0}`"
+    )]
     Header(String),
     #[error("the file has no services; importing it would empty the price list")]
     Empty,
@@ -35,16 +40,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<NewService>, PriceListError> {
         Some(Ok(h)) => h,
         _ => return Err(PriceListError::Header(String::new())),
     };
-    let names: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
-    if names != HEADER {
-        return Err(PriceListError::Header(
-            header.iter().collect::<Vec<_>>().join(","),
-        ));
-    }
+    let columns: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let translations = translation_columns(&columns)
+        .ok_or_else(|| PriceListError::Header(header.iter().collect::<Vec<_>>().join(",")))?;
     let (mut services, mut problems, mut codes) = (Vec::new(), Vec::new(), HashSet::new());
     for record in records {
         let (line, result) = match record {
-            Ok(r) => (r.position().map_or(0, |p| p.line()), row(&r, &mut codes)),
+            Ok(r) => (
+                r.position().map_or(0, |p| p.line()),
+                row(&r, &columns, &translations, &mut codes),
+            ),
             Err(e) => (
                 e.position().map_or(0, |p| p.line()),
                 Err("not valid CSV".to_owned()),
@@ -66,13 +71,39 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<NewService>, PriceListError> {
     Ok(services)
 }
 
-fn row(r: &csv::StringRecord, codes: &mut HashSet<String>) -> Result<Option<NewService>, String> {
+/// The languages of the `name_<lang>` columns after the five required ones, in column order;
+/// `None` when the header is not the required five followed only by distinct such columns.
+fn translation_columns(columns: &[String]) -> Option<Vec<String>> {
+    if columns.len() < HEADER.len() || columns[..HEADER.len()] != HEADER {
+        return None;
+    }
+    let mut languages: Vec<String> = Vec::new();
+    for column in &columns[HEADER.len()..] {
+        let language = column.strip_prefix("name_")?;
+        let plausible =
+            (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_lowercase());
+        if !plausible || languages.iter().any(|l| l == language) {
+            return None;
+        }
+        languages.push(language.to_owned());
+    }
+    Some(languages)
+}
+
+fn row(
+    r: &csv::StringRecord,
+    columns: &[String],
+    translations: &[String],
+    codes: &mut HashSet<String>,
+) -> Result<Option<NewService>, String> {
     if r.iter().all(str::is_empty) {
         return Ok(None); // blank line
     }
-    if r.len() != 5 {
+    if r.len() != columns.len() {
         return Err(format!(
-            "expected 5 columns (code,name,price,currency,aliases), found {}",
+            "expected {} columns ({}), found {}",
+            columns.len(),
+            columns.join(","),
             r.len()
         ));
     }
@@ -107,9 +138,16 @@ fn row(r: &csv::StringRecord, codes: &mut HashSet<String>) -> Result<Option<NewS
         .filter(|a| !a.is_empty())
         .map(str::to_owned)
         .collect();
+    let names: BTreeMap<String, String> = translations
+        .iter()
+        .zip(r.iter().skip(HEADER.len()))
+        .filter(|(_, text)| !text.is_empty())
+        .map(|(language, text)| (language.clone(), text.to_owned()))
+        .collect();
     Ok(Some(NewService {
         code: code.to_owned(),
         name: name.to_owned(),
+        names,
         price_minor,
         currency,
         aliases,
@@ -155,6 +193,35 @@ mod tests {
             Err(PriceListError::Empty)
         );
         assert_eq!(parse(&[0xff, 0xfe]), Err(PriceListError::NotUtf8));
+    }
+
+    #[test]
+    fn name_columns_give_translations_and_an_empty_cell_falls_back() {
+        let csv = "code,name,price,currency,aliases,name_en,name_es\n\
+                   FILL,Пломба,4500,RUB,пломба,\"Filling, light-cured\",Empaste\n\
+                   XRAY,Снимок,900,RUB,,,Radiografía\n";
+        let rows = parse(csv.as_bytes()).unwrap();
+        assert_eq!(rows[0].names["en"], "Filling, light-cured");
+        assert_eq!(rows[0].names["es"], "Empaste");
+        assert_eq!(rows[1].names.get("en"), None);
+        assert_eq!(rows[1].names["es"], "Radiografía");
+
+        for header in [
+            "code,name,price,currency,aliases,english",
+            "code,name,price,currency,aliases,name_english",
+            "code,name,price,currency,aliases,name_en,name_en",
+        ] {
+            let csv = format!("{header}\nA,B,1,RUB,,x\n");
+            assert!(
+                matches!(parse(csv.as_bytes()), Err(PriceListError::Header(_))),
+                "{header}"
+            );
+        }
+        let short = "code,name,price,currency,aliases,name_en\nA,B,1,RUB,\n";
+        let Err(PriceListError::Rows(problems)) = parse(short.as_bytes()) else {
+            panic!()
+        };
+        assert!(problems[0].contains("expected 6 columns"), "{problems:?}");
     }
 
     #[test]

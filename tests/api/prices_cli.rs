@@ -89,5 +89,15 @@ async fn a_price_change_reaches_a_running_server_at_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(reply.contains("4 700 ₽"), "{reply}");
+    // The imported English and Spanish names (name_en, name_es) are what those patients read.
+    let english = app
+        .ask("79990003344", "how much is a light-cured filling?")
+        .await;
+    assert!(
+        english.contains("Filling, light-cured: 4,700 ₽"),
+        "{english}"
+    );
+    let spanish = app.ask("79990005566", "¿cuánto cuesta una limpieza?").await;
+    assert!(spanish.contains("Limpieza dental profesional"), "{spanish}");
     app.shutdown().await;
 }

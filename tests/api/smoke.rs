@@ -67,9 +67,16 @@ async fn init_serve_ready_then_sigterm_exits_zero() {
     let init = cli.run(&["init"]);
     assert!(init.status.success(), "{}", init.stderr_text());
 
-    let (mut child, addr, logs) = start_server(&cli);
+    let (mut child, addr, before_listening, logs) = start_server_logged(&cli);
     let ready = reqwest::get(format!("{addr}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
+    // A fresh init has no gateway yet: the log says replies cannot be delivered.
+    assert!(
+        before_listening
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("no WhatsApp gateway configured")),
+        "{before_listening:?}"
+    );
 
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let started = Instant::now();

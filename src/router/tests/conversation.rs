@@ -150,5 +150,5 @@ fn a_greeting_with_a_question_answers_the_question_after_a_short_hello() {
         reply.text
     );
     let reply = answer("Hola, cuánto cuesta una limpieza");
-    assert!(plain(&reply.text).starts_with("¡Hola! Профессиональная чистка зубов: 5.500 ₽."));
+    assert!(plain(&reply.text).starts_with("¡Hola! Limpieza dental profesional: 5.500 ₽."));
 }

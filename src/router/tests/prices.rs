@@ -67,9 +67,12 @@ fn cleaning_is_found_by_its_names_in_three_languages_and_with_typos() {
         ("сколко стоит чистка зубов", "5 500 ₽"),
         (
             "how much does teeth cleaning cost",
-            "Профессиональная чистка зубов: 5,500 ₽.",
+            "Professional teeth cleaning: 5,500 ₽.",
         ),
-        ("¿cuánto cuesta una limpieza?", "5.500 ₽"),
+        (
+            "¿cuánto cuesta una limpieza?",
+            "Limpieza dental profesional: 5.500 ₽.",
+        ),
         ("cuanto questa una limpiesa", "5.500 ₽"),
     ] {
         let u = ask(text);

@@ -6,26 +6,22 @@ use std::sync::LazyLock;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 
 use crate::domain::clinic::{ClinicFacts, WeeklyHours};
-use crate::domain::money::parse_major_units;
 use crate::domain::service::Service;
 use crate::router::{PriceIndex, Reply, Router, Understanding};
 
-/// Parses `static/demo/prices.csv` (`code,name,price,currency,aliases`); ids are the codes.
+/// The demo price list through the importer's own parser; ids are the codes.
 pub fn parse_price_csv(csv: &str) -> Vec<Service> {
-    csv.lines()
-        .skip(1)
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let fields: Vec<&str> = line.splitn(5, ',').collect();
-            assert_eq!(fields.len(), 5, "bad row {line:?}");
-            Service {
-                id: fields[0].to_string(),
-                code: fields[0].to_string(),
-                name: fields[1].to_string(),
-                price_minor: parse_major_units(fields[2], fields[3]).unwrap(),
-                currency: fields[3].to_string(),
-                aliases: fields[4].split('|').map(str::to_string).collect(),
-            }
+    crate::services::price_list::parse(csv.as_bytes())
+        .unwrap()
+        .into_iter()
+        .map(|s| Service {
+            id: s.code.clone(),
+            code: s.code,
+            name: s.name,
+            names: s.names,
+            price_minor: s.price_minor,
+            currency: s.currency,
+            aliases: s.aliases,
         })
         .collect()
 }

@@ -111,9 +111,8 @@ pub fn execute(ctx: &ToolContext<'_>, effects: &mut Effects, call: &ToolCall) ->
 
 fn priced(ctx: &ToolContext<'_>, id: &str) -> Option<Value> {
     let s = ctx.prices.services.iter().find(|s| s.id == id)?;
-    Some(
-        json!({"service": s.name, "price": format_price(s.price_minor, &s.currency, ctx.language)}),
-    )
+    Some(json!({"service": s.name_in(ctx.language),
+               "price": format_price(s.price_minor, &s.currency, ctx.language)}))
 }
 
 fn whole_list(ctx: &ToolContext<'_>) -> Vec<Value> {
@@ -157,6 +156,6 @@ fn clinic_info(ctx: &ToolContext<'_>) -> Value {
                 .map(|(a, b)| format!("{}-{}", a.format("%H:%M"), b.format("%H:%M")))
                 .collect::<Vec<_>>())))
             .collect::<serde_json::Map<String, Value>>(),
-        "services": ctx.prices.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        "services": ctx.prices.services.iter().map(|s| s.name_in(ctx.language)).collect::<Vec<_>>(),
     })
 }

@@ -75,6 +75,20 @@ pub fn parse_clinic(v: &Value) -> Result<PulledClinic, String> {
     })
 }
 
+/// A service's translated names: a JSON object of strings (absent or null: none).
+fn service_names(v: &Value) -> Result<String, String> {
+    let names = match &v["names"] {
+        Value::Null => Default::default(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(language, name)| Some((language.clone(), name.as_str()?.to_owned())))
+            .collect::<Option<_>>()
+            .ok_or("names is not an object of names by language")?,
+        _ => return Err("names is not an object of names by language".into()),
+    };
+    Ok(prices::names_to_db(&names))
+}
+
 pub fn parse_service(v: &Value) -> Result<PulledService, String> {
     let price_minor = v["price_minor"]
         .as_i64()
@@ -92,6 +106,7 @@ pub fn parse_service(v: &Value) -> Result<PulledService, String> {
         price_minor,
         currency,
         aliases: optional_text(v, "aliases").unwrap_or_default(),
+        names: service_names(v)?,
         active: v["active"].as_bool().unwrap_or(true),
         created_at: when(v, "created_at")?,
         updated_at: when(v, "updated_at")?,
