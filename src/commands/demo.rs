@@ -18,6 +18,20 @@ pub async fn run() -> Result<(), Failure> {
 
     let client = reqwest::Client::new();
     let mut replies = sandbox.gateway.subscribe();
+    // Replies to other chats (a webhook posted with the curl command) are shown as they
+    // arrive, and never taken for the answer to what was typed here.
+    let mut others = sandbox.gateway.subscribe();
+    tokio::spawn(async move {
+        while let Ok(reply) = others.recv().await {
+            if reply.number != PATIENT_PHONE {
+                println!(
+                    "\nbot → {}> {}\n",
+                    reply.number,
+                    reply.text.replace('\u{a0}', " ")
+                );
+            }
+        }
+    });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let shutdown = crate::shutdown::Shutdown::from_signals()?;
     let mut n = 0u64;
@@ -60,8 +74,17 @@ pub async fn run() -> Result<(), Failure> {
             println!("(webhook answered {})", response.status());
             continue;
         }
-        match tokio::time::timeout(Duration::from_secs(15), replies.recv()).await {
-            Ok(Ok(reply)) => {
+        let ours = async {
+            loop {
+                match replies.recv().await {
+                    Ok(reply) if reply.number == PATIENT_PHONE => return Some(reply),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(15), ours).await {
+            Ok(Some(reply)) => {
                 let ms = reply.at.saturating_duration_since(sent).as_secs_f64() * 1000.0;
                 println!("bot ({ms:.1} ms)> {}\n", reply.text.replace('\u{a0}', " "));
             }

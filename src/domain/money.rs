@@ -186,9 +186,15 @@ pub fn format_price(minor: i64, currency_code: &str, language: &str) -> String {
 pub fn parse_major_units(text: &str, currency_code: &str) -> Result<i64, MoneyError> {
     let trimmed = text.trim();
     let not_amount = || MoneyError::NotAnAmount(trimmed.to_string());
-    let (whole, fraction) = match trimmed.split_once(['.', ',']) {
+    // "4 500" as spreadsheets show it: spaces (also no-break and narrow ones) group thousands.
+    let compact: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+        .collect();
+    let digits = compact.as_str();
+    let (whole, fraction) = match digits.split_once(['.', ',']) {
         Some((w, f)) => (w, f),
-        None => (trimmed, ""),
+        None => (digits, ""),
     };
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
@@ -274,13 +280,18 @@ mod tests {
         assert_eq!(parse_major_units("4500.50", "RUB"), Ok(450050));
         assert_eq!(parse_major_units(" 4500,5 ", "RUB"), Ok(450050));
         assert_eq!(parse_major_units("0.01", "USD"), Ok(1));
+        assert_eq!(parse_major_units("4 500", "RUB"), Ok(450000));
+        assert_eq!(
+            parse_major_units("1\u{a0}250\u{a0}000,00", "RUB"),
+            Ok(125000000)
+        );
     }
 
     #[test]
     fn malformed_amounts_are_refused_with_the_reason() {
         let refused = |text| parse_major_units(text, "RUB").unwrap_err();
         assert!(matches!(refused(""), MoneyError::NotAnAmount(_)));
-        assert!(matches!(refused("4 500"), MoneyError::NotAnAmount(_)));
+        assert!(matches!(refused("4 5 x"), MoneyError::NotAnAmount(_)));
         assert!(matches!(refused("-5"), MoneyError::NotAnAmount(_)));
         assert!(matches!(refused("1.005"), MoneyError::TooManyDecimals(..)));
         assert!(matches!(

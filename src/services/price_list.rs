@@ -30,7 +30,17 @@ pub enum PriceListError {
 pub fn parse(bytes: &[u8]) -> Result<Vec<NewService>, PriceListError> {
     let text = std::str::from_utf8(bytes).map_err(|_| PriceListError::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text); // Excel's BOM
+    // Windows line ends: the csv reader would count "\r\n" as two lines in its positions.
+    let text = text.replace("\r\n", "\n");
+    // Excel in locales with a decimal comma (Russian, Spanish) saves with semicolons.
+    let header_line = text.lines().next().unwrap_or_default();
+    let delimiter = if header_line.contains(';') && !header_line.contains(',') {
+        b';'
+    } else {
+        b','
+    };
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -222,6 +232,21 @@ mod tests {
             panic!()
         };
         assert!(problems[0].contains("expected 6 columns"), "{problems:?}");
+    }
+
+    #[test]
+    fn excel_files_parse_semicolons_windows_line_ends_and_spaced_thousands() {
+        let csv = "\u{feff}code;name;price;currency;aliases\r\nA;Пломба;4 500,50;RUB;пломба\r\n\
+                   B;Снимок;abc;RUB;\r\n";
+        let Err(PriceListError::Rows(problems)) = parse(csv.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("line 3: price"), "{problems:?}");
+        let good =
+            parse("code;name;price;currency;aliases\r\nA;Пломба;4\u{a0}500,50;RUB;\r\n".as_bytes())
+                .unwrap();
+        assert_eq!(good[0].price_minor, 450050);
     }
 
     #[test]
