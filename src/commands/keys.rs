@@ -29,7 +29,7 @@ pub async fn check(config: Config) -> Result<(), Failure> {
     db.close().await?;
     for name in KeyName::ALL {
         let from = match config.keys.get(name) {
-            Some(KeySource::File(path)) => path.display().to_string(),
+            Some(KeySource::File(path) | KeySource::Credential(path)) => path.display().to_string(),
             _ => format!("${}", name.env_name()),
         };
         println!(

@@ -148,9 +148,16 @@ impl Env {
 
     /// Where a file-borne secret lives: `NAME_FILE`, else a systemd credential named `NAME`.
     pub fn secret_file(&self, name: &str) -> Option<PathBuf> {
-        if let Some(path) = self.get(&format!("{name}_FILE")) {
-            return Some(PathBuf::from(path));
-        }
+        self.named_file(name).or_else(|| self.credential(name))
+    }
+
+    /// The file `NAME_FILE` points at.
+    pub fn named_file(&self, name: &str) -> Option<PathBuf> {
+        self.get(&format!("{name}_FILE")).map(PathBuf::from)
+    }
+
+    /// The systemd credential `NAME` (`$CREDENTIALS_DIRECTORY/NAME`), when it exists.
+    pub fn credential(&self, name: &str) -> Option<PathBuf> {
         let credential = self.credentials_dir()?.join(name);
         credential.is_file().then_some(credential)
     }

@@ -40,8 +40,14 @@ impl std::fmt::Display for KeyName {
 pub enum KeySource {
     /// The value itself, from the environment variable of the same name.
     Inline(SecretString),
-    /// A file: `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`, or `<keys_dir>/NAME`.
+    /// A file the operator manages: `NAME_FILE` or `<keys_dir>/NAME`. Its mode is checked.
     File(PathBuf),
+    /// A systemd credential, `$CREDENTIALS_DIRECTORY/NAME`. systemd makes that directory
+    /// private to the service and decides how the file is shared with the service user: 0400
+    /// owned by it on ramfs, or a user ACL on tmpfs (newer systemd), which shows as group-read
+    /// in the mode bits. So its mode is not ours to check; the source file in
+    /// `/etc/frontdesk/credentials` is root-only instead.
+    Credential(PathBuf),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,8 +62,10 @@ impl KeySources {
             .map(|name| {
                 let source = if let Some(value) = env.get(name.env_name()) {
                     KeySource::Inline(value.into())
-                } else if let Some(path) = env.secret_file(name.env_name()) {
+                } else if let Some(path) = env.named_file(name.env_name()) {
                     KeySource::File(path)
+                } else if let Some(path) = env.credential(name.env_name()) {
+                    KeySource::Credential(path)
                 } else {
                     KeySource::File(keys_dir.join(name.env_name()))
                 };

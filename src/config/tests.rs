@@ -116,7 +116,7 @@ fn secrets_come_from_name_file_and_from_systemd_credentials() {
         "from-credential"
     );
     match c.keys.get(KeyName::PhiMaster).unwrap() {
-        KeySource::File(p) => assert_eq!(p, &creds.join("PHI_MASTER_KEY")),
+        KeySource::Credential(p) => assert_eq!(p, &creds.join("PHI_MASTER_KEY")),
         other => panic!("{other:?}"),
     }
     match c.keys.get(KeyName::HipaaAudit).unwrap() {

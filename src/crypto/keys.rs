@@ -178,7 +178,9 @@ fn rsa_public_der(key: &rsa::PrivateKey) -> Vec<u8> {
 fn read_text(name: KeyName, sources: &KeySources) -> Result<Zeroizing<String>, KeyError> {
     match sources.get(name) {
         Some(KeySource::Inline(value)) => Ok(Zeroizing::new(value.expose_secret().to_owned())),
-        Some(KeySource::File(path)) => {
+        Some(source @ (KeySource::File(path) | KeySource::Credential(path))) => {
+            // systemd owns the credentials directory's access rules (see `KeySource`).
+            let systemd_credential = matches!(source, KeySource::Credential(_));
             let meta = fs::metadata(path).map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => KeyError::Missing {
                     name,
@@ -195,7 +197,7 @@ fn read_text(name: KeyName, sources: &KeySources) -> Result<Zeroizing<String>, K
                 },
             })?;
             let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
+            if mode & 0o077 != 0 && !systemd_credential {
                 return Err(KeyError::Permissions {
                     name,
                     path: path.clone(),
@@ -275,6 +277,7 @@ pub fn generate_missing(
         let outcome = match sources.get(name) {
             Some(KeySource::Inline(_)) => KeyOutcome::FromEnvironment,
             Some(KeySource::File(path)) if path.exists() => KeyOutcome::KeptFile(path.clone()),
+            Some(KeySource::Credential(path)) => KeyOutcome::KeptFile(path.clone()),
             Some(KeySource::File(path)) => {
                 allowed(name)?;
                 let material = new_key_material(name);

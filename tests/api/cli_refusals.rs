@@ -149,6 +149,45 @@ fn key_files_readable_by_group_or_others_are_refused() {
 }
 
 #[test]
+fn systemd_credentials_shared_through_an_acl_are_accepted_but_the_same_mode_elsewhere_is_not() {
+    // Newer systemd grants the service user read access to a credential with an ACL on
+    // tmpfs, which shows as 0440. The directory is the service's own, so that is safe; an
+    // operator's key file with the same mode is not.
+    let (dir, cli) = initialised();
+    let creds = dir.path().join("credentials");
+    std::fs::rename(dir.path().join("keys"), &creds).unwrap();
+    for name in NAMES {
+        std::fs::set_permissions(creds.join(name), std::fs::Permissions::from_mode(0o440)).unwrap();
+    }
+    let cli = cli.env("CREDENTIALS_DIRECTORY", creds.to_str().unwrap());
+    let as_credentials = cli.run(&["keys", "check"]);
+    assert!(
+        as_credentials.status.success(),
+        "{}",
+        as_credentials.stderr_text()
+    );
+    assert!(
+        as_credentials
+            .stdout_text()
+            .contains(&format!("from {}", creds.join("PHI_MASTER_KEY").display())),
+        "{}",
+        as_credentials.stdout_text()
+    );
+
+    let as_files = cli.env(
+        "PHI_MASTER_KEY_FILE",
+        creds.join("PHI_MASTER_KEY").to_str().unwrap(),
+    );
+    let out = as_files.run(&["keys", "check"]);
+    assert_eq!(out.status.code(), Some(78), "{}", out.stderr_text());
+    assert!(
+        out.stderr_text().contains("chmod 600"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+#[test]
 fn a_malformed_key_given_in_the_environment_is_refused_without_echoing_it() {
     let (dir, cli) = initialised();
     let _ = dir;
