@@ -20,7 +20,23 @@ fn defaults_apply_when_nothing_is_given() {
     let config = Config::load(&flags, &Env::default()).unwrap();
     assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
     assert_eq!(config.openai.model, "gpt-5-nano");
+    assert_eq!(
+        config.openai.budget_ms, 8_000,
+        "a patient waits at most 8 s"
+    );
     assert_eq!(config.keys_dir(), dir.path().join("keys"));
+    // The sync client's limits, as the clinic chain's Supabase needs them.
+    let s = &config.sync;
+    assert_eq!(
+        (s.connect_timeout_ms, s.read_timeout_ms, s.write_timeout_ms),
+        (1_500, 2_500, 2_500)
+    );
+    assert_eq!(s.pool_timeout_ms, 5_000);
+    assert_eq!(
+        (s.max_connections, s.idle_connections, s.idle_timeout_secs),
+        (100, 20, 30)
+    );
+    assert_eq!((s.breaker_failures, s.breaker_open_secs), (5, 45));
 }
 
 #[test]

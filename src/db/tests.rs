@@ -250,3 +250,45 @@ async fn a_gateway_id_already_taken_is_not_recorded_and_does_not_fail_the_write(
         "sent, its id not taken twice"
     );
 }
+
+#[test]
+fn a_failing_migration_leaves_the_database_at_its_previous_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    // Migration 4 adds `services.names`; everything before it applied.
+    let earlier: Vec<_> = migrate::MIGRATIONS
+        .iter()
+        .filter(|m| m.version < 4)
+        .collect();
+    for m in &earlier {
+        conn.execute_batch(m.sql).unwrap();
+        conn.pragma_update(None, "user_version", m.version).unwrap();
+    }
+    // What migration 4 creates already exists, so it fails.
+    conn.execute_batch("ALTER TABLE services ADD COLUMN names TEXT")
+        .unwrap();
+    let err = migrate::run(&mut conn, &path).unwrap_err();
+    assert!(
+        matches!(err, DbError::Migration { version: 4, .. }),
+        "{err}"
+    );
+    assert_eq!(migrate::current(&conn).unwrap(), 3);
+    assert_eq!(
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        {
+            // The same count as a database that never tried it.
+            let fresh = rusqlite::Connection::open_in_memory().unwrap();
+            for m in &earlier {
+                fresh.execute_batch(m.sql).unwrap();
+            }
+            fresh
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap()
+        }
+    );
+}

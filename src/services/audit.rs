@@ -176,8 +176,21 @@ pub fn verify(conn: &Connection, mac: &AuditMac) -> Result<Result<i64, AuditBrea
         Err(e) => return Err(e),
     };
     let Some(head) = head else {
-        return Ok(if last == 0 {
+        // Binding the keys writes the first entry, so a bound database with no entries and
+        // no head was wiped, rows and anchor together.
+        let bound = crate::db::meta::find(
+            conn,
+            &crate::db::meta::fingerprint_key(crate::config::KeyName::HipaaAudit.env_name()),
+        )?
+        .is_some();
+        return Ok(if last == 0 && !bound {
             Ok(0)
+        } else if last == 0 {
+            Err(AuditBreak::Head(
+                "the audit log is empty although keys were bound to this database: \
+                 every entry and the head anchor were deleted"
+                    .into(),
+            ))
         } else {
             Err(AuditBreak::Head(
                 "the audit head anchor is missing (it was deleted)".into(),

@@ -62,6 +62,33 @@ async fn an_untouched_log_verifies() {
 }
 
 #[tokio::test]
+async fn key_binding_start_up_and_shutdown_are_in_the_log() {
+    let (_dir, conn, _) = log_with_entries().await;
+    let mut stmt = conn
+        .prepare("SELECT action FROM audit_log ORDER BY seq")
+        .unwrap();
+    let actions: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for expected in ["keys.bound", "service.startup", "service.shutdown"] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_log_wiped_together_with_its_head_is_caught() {
+    let (dir, conn, _) = log_with_entries().await;
+    conn.execute_batch("DELETE FROM audit_log; DELETE FROM meta WHERE key = 'audit_head';")
+        .unwrap();
+    assert_broken_at(&dir, "every entry and the head anchor were deleted");
+}
+
+#[tokio::test]
 async fn an_edited_entry_is_named() {
     let (dir, conn, _) = log_with_entries().await;
     conn.execute(

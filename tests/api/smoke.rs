@@ -202,3 +202,79 @@ async fn a_backup_taken_while_serving_opens_with_the_same_keys_and_data() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+#[test]
+fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
+    use frontdesk::db::migrate::{MIGRATIONS, latest};
+    let dir = tempfile::tempdir().unwrap();
+    // A database as the previous release left it: every migration but the last.
+    let conn = frontdesk::db::rusqlite::Connection::open(dir.path().join("frontdesk.db")).unwrap();
+    conn.pragma_update(None, "application_id", 0x4644_4553i64)
+        .unwrap();
+    for m in &MIGRATIONS[..MIGRATIONS.len() - 1] {
+        conn.execute_batch(m.sql).unwrap();
+        conn.pragma_update(None, "user_version", m.version).unwrap();
+    }
+    drop(conn);
+    let cli = Cli::new(dir.path());
+    let first = cli.run(&["migrate"]);
+    assert!(first.status.success(), "{}", first.stderr_text());
+    assert!(
+        first.stdout_text().contains(&format!(
+            "applied migrations [{v}]; schema is now version {v}",
+            v = latest()
+        )),
+        "{}",
+        first.stdout_text()
+    );
+    let again = cli.run(&["migrate"]);
+    assert!(
+        again
+            .stdout_text()
+            .contains(&format!("schema is current (version {})", latest())),
+        "{}",
+        again.stdout_text()
+    );
+    let none = Cli::new(&dir.path().join("absent")).run(&["migrate"]);
+    assert_eq!(none.status.code(), Some(78));
+    assert!(
+        none.stderr_text().contains("frontdesk init"),
+        "{}",
+        none.stderr_text()
+    );
+}
+
+#[tokio::test]
+async fn under_systemd_it_reports_ready_pings_the_watchdog_and_says_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(Cli::new(&data).run(&["init"]).status.success());
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let cli = Cli::new(&data)
+        .env("NOTIFY_SOCKET", socket_path.to_str().unwrap())
+        .env("WATCHDOG_USEC", "400000");
+    let (mut child, _addr, _logs) = start_server(&cli);
+    let mut heard = Vec::new();
+    let listen_for = |what: &str, heard: &mut Vec<String>| {
+        let mut buf = [0u8; 512];
+        while !heard.iter().any(|m| m.lines().any(|l| l == what)) {
+            let n = socket
+                .recv(&mut buf)
+                .expect("a notification from frontdesk");
+            heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    };
+    listen_for("READY=1", &mut heard);
+    listen_for("WATCHDOG=1", &mut heard);
+    let ready_at = heard.iter().position(|m| m.contains("READY=1")).unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    listen_for("STOPPING=1", &mut heard);
+    assert!(child.wait().unwrap().success());
+    let stopping_at = heard.iter().position(|m| m.contains("STOPPING=1")).unwrap();
+    assert!(ready_at < stopping_at, "{heard:?}");
+}
