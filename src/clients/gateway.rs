@@ -152,6 +152,7 @@ impl GatewayClient {
             }),
         };
         let url = format!("{}/message/sendText/{}", e.base, urlencode(instance));
+        super::note_remote_call();
         let response = self
             .http
             .post(url)
@@ -206,6 +207,7 @@ impl GatewayClient {
             .as_ref()
             .ok_or(SendError::NotConfigured("WhatsApp Cloud API"))?;
         let url = format!("{}/{}/messages", c.base, urlencode(phone_number_id));
+        super::note_remote_call();
         let response = self
             .http
             .post(url)
@@ -296,6 +298,27 @@ mod tests {
         assert!(!not_on_whatsapp(
             &json!({"response": {"message": [["instance requires property \"text\""]]}})
         ));
+    }
+
+    #[tokio::test]
+    async fn a_send_counts_as_a_remote_call_only_inside_a_counted_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = crate::config::Env::from_pairs([
+            ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
+            ("EVOLUTION_API_URL", "http://127.0.0.1:9"),
+        ]);
+        let config = Config::load(&Default::default(), &env).unwrap();
+        let gateway = GatewayClient::new(&config);
+        let send = || gateway.send_text(Provider::Evolution, "main", "79990001122", "hi");
+        let counted = crate::clients::counting_remote_calls(async {
+            let before = crate::clients::remote_calls_so_far();
+            let _ = send().await;
+            (before, crate::clients::remote_calls_so_far())
+        })
+        .await;
+        assert_eq!(counted, (0, 1));
+        let _ = send().await;
+        assert_eq!(crate::clients::remote_calls_so_far(), 0, "outside a turn");
     }
 
     #[test]

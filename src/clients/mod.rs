@@ -9,7 +9,29 @@ mod postgres_tls;
 pub mod postgrest;
 pub mod sync_target;
 
+use std::cell::Cell;
+use std::future::Future;
 use std::time::Duration;
+
+tokio::task_local! {
+    static REMOTE_CALLS: Cell<u32>;
+}
+
+/// Runs `f` counting the remote calls (HTTP requests, PostgreSQL round trips) it makes, so a
+/// conversation turn can record how many happened before its reply was queued.
+pub async fn counting_remote_calls<F: Future>(f: F) -> F::Output {
+    REMOTE_CALLS.scope(Cell::new(0), f).await
+}
+
+/// Remote calls made so far inside [`counting_remote_calls`] (0 outside it).
+pub fn remote_calls_so_far() -> u32 {
+    REMOTE_CALLS.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Every client calls this as it sends a request to its peer.
+pub(crate) fn note_remote_call() {
+    let _ = REMOTE_CALLS.try_with(|c| c.set(c.get() + 1));
+}
 
 /// The HTTP client every peer uses: HTTP/1.1 only (the old backend stalled on HTTP/2
 /// handshakes), pooled, with connect and read timeouts.

@@ -80,6 +80,7 @@ impl PostgresClient {
         ty: Type,
     ) -> Result<Option<String>, SyncError> {
         let client = self.pool.get().await.map_err(pool_error)?;
+        super::note_remote_call();
         match tokio::time::timeout(
             self.statement_timeout,
             client.query_typed(sql, &[(param, ty)]),
@@ -131,6 +132,7 @@ impl PostgresClient {
     /// Runs a script of several statements (the central schema) with the simple protocol.
     pub async fn execute_script(&self, sql: &str) -> Result<(), SyncError> {
         let client = self.pool.get().await.map_err(pool_error)?;
+        super::note_remote_call();
         client.batch_execute(sql).await.map_err(|e| query_error(&e))
     }
 

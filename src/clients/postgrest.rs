@@ -64,6 +64,7 @@ impl PostgrestClient {
             .await
             .map_err(|_| SyncError::retryable("every Supabase connection stayed busy"))?
             .map_err(|_| SyncError::retryable("the Supabase client is closed"))?;
+        super::note_remote_call();
         request.send().await.map_err(transport_error)
     }
 

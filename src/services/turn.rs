@@ -98,7 +98,9 @@ impl Conversations {
         received: Instant,
     ) -> Result<TurnOutcome, TurnError> {
         match event {
-            InboundEvent::Patient(m) => self.patient(m, received).await,
+            InboundEvent::Patient(m) => {
+                crate::clients::counting_remote_calls(self.patient(m, received)).await
+            }
             InboundEvent::Staff(m) => self.staff(m).await,
             InboundEvent::Status(s) => self.receipt(s).await,
             InboundEvent::Ignored(reason) => Ok(TurnOutcome::Ignored(reason)),
@@ -216,7 +218,8 @@ impl Conversations {
             intent: p.intent,
             route: p.route,
             handoff: p.handoff,
-            remote_calls_before_send: 0,
+            // Counted, not assumed: the fast path is meant to make none, and this shows it.
+            remote_calls_before_send: crate::clients::remote_calls_so_far().into(),
             received,
         });
         let at = time::to_db(now);

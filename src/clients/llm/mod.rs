@@ -114,6 +114,7 @@ impl LlmClient {
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key.expose_secret());
         }
+        crate::clients::note_remote_call();
         let response = req.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
