@@ -32,6 +32,8 @@ pub struct PostgresClient {
     upserts: HashMap<&'static str, String>,
     statement_timeout: Duration,
     idle_timeout: Duration,
+    /// Idle connections kept at most (the rest of `max_connections` close once idle).
+    idle_connections: usize,
 }
 
 impl PostgresClient {
@@ -67,6 +69,7 @@ impl PostgresClient {
             upserts: TABLES.iter().map(|t| (t.name, upsert_sql(t))).collect(),
             statement_timeout: ms(config.write_timeout_ms + config.read_timeout_ms),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            idle_connections: config.idle_connections,
         })
     }
 
@@ -152,9 +155,21 @@ impl PostgresClient {
             .ok_or_else(|| SyncError::retryable("PostgreSQL returned no count"))
     }
 
+    /// Closes connections idle for longer than the idle timeout, and idle ones beyond the
+    /// idle limit, as the HTTP client's pool does. Connections in use are not touched.
     pub fn close_idle(&self) {
-        let idle = self.idle_timeout;
-        self.pool.retain(|_, metrics| metrics.last_used() < idle);
+        let (idle_for, limit) = (self.idle_timeout, self.idle_connections);
+        let mut kept = 0;
+        self.pool.retain(|_, metrics| {
+            let keep = metrics.last_used() < idle_for && kept < limit;
+            kept += usize::from(keep);
+            keep
+        });
+    }
+
+    /// Connections open now (in use and idle).
+    pub fn open_connections(&self) -> usize {
+        self.pool.status().size
     }
 }
 

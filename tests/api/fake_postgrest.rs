@@ -22,7 +22,13 @@ pub const KEY: &str = "test-service-role-key";
 #[derive(Debug, Clone)]
 pub enum Reply {
     Status(u16),
-    TooMany { retry_after_secs: u64 },
+    TooMany {
+        retry_after_secs: u64,
+    },
+    /// 503 with `Retry-After`, as a gateway in front of PostgREST answers during maintenance.
+    Unavailable {
+        retry_after_secs: u64,
+    },
     Hang(Duration),
     Created,
 }
@@ -178,11 +184,10 @@ async fn upsert(
     match scripted {
         Some(Reply::Status(s)) => return reply(s, error(s, "XX000", "scripted failure")),
         Some(Reply::TooMany { retry_after_secs }) => {
-            fake.record("POST", &table, ids.clone(), 429);
-            let mut r = error(429, "", "Too Many Requests");
-            r.headers_mut()
-                .insert("retry-after", retry_after_secs.into());
-            return r;
+            return retry_after(&fake, &table, &ids, 429, retry_after_secs);
+        }
+        Some(Reply::Unavailable { retry_after_secs }) => {
+            return retry_after(&fake, &table, &ids, 503, retry_after_secs);
         }
         Some(Reply::Hang(d)) => {
             fake.record("POST", &table, ids.clone(), 0);
@@ -289,4 +294,17 @@ async fn select(
         .collect();
     fake.record("GET", &table, vec![], 200);
     axum::Json(rows).into_response()
+}
+
+fn retry_after(
+    fake: &FakePostgrest,
+    table: &str,
+    ids: &[String],
+    status: u16,
+    secs: u64,
+) -> Response {
+    fake.record("POST", table, ids.to_vec(), status);
+    let mut r = error(status, "", "try again later");
+    r.headers_mut().insert("retry-after", secs.into());
+    r
 }

@@ -333,3 +333,26 @@ async fn upsert_whatsapp_message_reads_healthcare_clinics_and_falls_back_to_the_
         assert_eq!(&organisation, expected);
     }
 }
+
+#[tokio::test]
+async fn the_postgres_pool_keeps_no_more_idle_connections_than_its_limit() {
+    let db = shared().database().await;
+    let config = frontdesk::config::SyncConfig {
+        idle_connections: 3,
+        ..Default::default()
+    };
+    let client =
+        frontdesk::clients::postgres::PostgresClient::new(&db.url.clone().into(), &config).unwrap();
+    // Eight statements at once hold eight connections.
+    let busy = (0..8).map(|_| client.execute_script("SELECT pg_sleep(0.2)"));
+    for result in futures::future::join_all(busy).await {
+        result.unwrap();
+    }
+    assert_eq!(client.open_connections(), 8);
+    client.close_idle();
+    assert_eq!(
+        client.open_connections(),
+        3,
+        "idle ones beyond the limit closed"
+    );
+}

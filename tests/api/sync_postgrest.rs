@@ -131,7 +131,9 @@ async fn failures_back_off_honour_retry_after_and_then_everything_arrives_once()
             retry_after_secs: 7,
         },
         Reply::Hang(Duration::from_secs(3)),
-        Reply::Status(503),
+        Reply::Unavailable {
+            retry_after_secs: 4,
+        },
         Reply::Created,
     ]);
     match s.worker.run_once().await {
@@ -148,7 +150,10 @@ async fn failures_back_off_honour_retry_after_and_then_everything_arrives_once()
         started.elapsed() < Duration::from_secs(3),
         "the hang was cut by the timeout"
     );
-    assert!(matches!(s.worker.run_once().await, Step::Backoff(_)));
+    assert_eq!(
+        s.worker.run_once().await,
+        Step::Backoff(Duration::from_secs(4))
+    );
     assert!(s.monitor.snapshot().last_error.is_some());
     s.drain().await;
     assert_eq!(pending(&app), 0);
@@ -226,5 +231,27 @@ async fn a_wrong_service_role_key_backs_off_and_quarantines_nothing() {
         app.count("SELECT count(*) FROM sync_outbox WHERE status = 'quarantined'"),
         0
     );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_flushes_the_backlog_within_its_deadline_and_never_waits_longer() {
+    let (app, fake, mut s) = setup().await;
+    app.sends_settled(2).await;
+    // A hung central side: the flush gives up at its deadline, rows stay queued on disk.
+    fake.script([Reply::Hang(Duration::from_secs(5))]);
+    let started = std::time::Instant::now();
+    s.worker.flush(Duration::from_millis(300)).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(pending(&app) > 0, "rows kept for the next start");
+    // A healthy one: everything goes before the process stops.
+    s.worker.flush(Duration::from_secs(10)).await;
+    assert_eq!(pending(&app), 0);
+    let central: Vec<String> = fake.rows("whatsapp_messages").into_keys().collect();
+    assert_eq!(central, local_ids(&app, "whatsapp_messages"));
     app.shutdown().await;
 }

@@ -72,6 +72,12 @@ impl SyncWorker {
                     break;
                 }
             }
+            // The breaker hears the remote outcome now, whatever happens locally next: an
+            // admitted probe that is never reported would leave it half-open for good.
+            match failure {
+                None => self.d.breaker.success(),
+                Some(_) => self.d.breaker.failure(),
+            }
         }
         let (ok, bad) = (synced.clone(), quarantined.clone());
         let settle = self
@@ -101,7 +107,6 @@ impl SyncWorker {
         });
         match failure {
             None => {
-                self.d.breaker.success();
                 self.failures = 0;
                 self.log.success();
                 self.d.monitor.update(|s| {
@@ -115,7 +120,6 @@ impl SyncWorker {
                 }
             }
             Some(e) => {
-                self.d.breaker.failure();
                 self.failures += 1;
                 let message = match &e {
                     SyncError::Misconfigured(m) => format!("central database set up wrong: {m}"),
