@@ -185,7 +185,19 @@ async fn completions(
     let delay = *lock(&inner.delay);
     let gap = *lock(&inner.chunk_gap);
     let next = lock(&inner.script).pop_front();
-    let answer = next.unwrap_or_else(|| LlmScript::Text(lock(&inner.default_text).clone()));
+    let default_text = || LlmScript::Text(lock(&inner.default_text).clone());
+    let answer = match next {
+        // As the real API: with `tool_choice: "none"`, or no tools offered, the model can only
+        // answer in text, whatever it would have liked to call.
+        Some(LlmScript::ToolCall(..))
+            if req["tool_choice"] == "none"
+                || req["tools"].as_array().is_none_or(Vec::is_empty) =>
+        {
+            default_text()
+        }
+        Some(answer) => answer,
+        None => default_text(),
+    };
     let stream = req["stream"].as_bool().unwrap_or(false);
     let usage = json!({"prompt_tokens": 120, "completion_tokens": 24, "total_tokens": 144});
     match answer {

@@ -252,10 +252,7 @@ async fn assert_fallback_within(app: &TestApp, budget: Duration, phone: &str) ->
         reply.contains("ответит"),
         "fallback expected, got {reply:?}"
     );
-    assert!(
-        took < budget + Duration::from_millis(700),
-        "took {took:?} with a {budget:?} budget"
-    );
+    assert!(took < budget, "took {took:?} with a {budget:?} budget");
     assert_eq!(last_handoff(app).as_deref(), Some("llm_unavailable"));
     took
 }
@@ -266,8 +263,8 @@ async fn a_hanging_llm_gives_the_fallback_and_a_handoff_within_the_budget() {
     llm.script([LlmScript::Hang]);
     let took = assert_fallback_within(&app, Duration::from_millis(1500), "79990001122").await;
     assert!(
-        took >= Duration::from_millis(1200),
-        "waited the budget out: {took:?}"
+        took >= Duration::from_millis(1000),
+        "waited for the model until the budget less the delivery reserve: {took:?}"
     );
     app.shutdown().await;
 }
@@ -451,5 +448,76 @@ async fn a_follow_up_the_model_schedules_is_sent_when_due() {
     let sends = app.gateway.wait_for_sends(2, Duration::from_secs(5)).await;
     assert_eq!(sends.len(), 2);
     assert_eq!(sends[1].text, "Напоминаем: с собакой можно, ждём вас!");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn clinic_info_and_handoff_tools_give_the_model_the_clinic_and_staff_the_chat() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.script([
+        LlmScript::ToolCall("clinic_info", json!({})),
+        LlmScript::ToolCall(
+            "handoff_to_staff",
+            json!({"reason": "booking", "urgent": false}),
+        ),
+        LlmScript::Text("Администратор свяжется с вами, чтобы подобрать время.".into()),
+    ]);
+    let (reply, _) = ask_timed(&app, "79990001122", DOG).await;
+    assert_eq!(
+        reply,
+        "Администратор свяжется с вами, чтобы подобрать время."
+    );
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 3);
+    let info = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["opening_hours"]["mon"][0], "09:00-20:00", "{info}");
+    assert!(
+        info["address"].as_str().is_some_and(|a| !a.is_empty()),
+        "{info}"
+    );
+    assert!(
+        info["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "Пломба световая"),
+        "{info}"
+    );
+    assert_eq!(last_handoff(&app).as_deref(), Some("booking"));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_calling_tools_must_answer_in_text_on_the_last_round() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.set_default_text("Уточните, пожалуйста, какая пломба вас интересует.");
+    llm.script((0..5).map(|_| LlmScript::ToolCall("price_lookup", json!({"service": "пломба"}))));
+    let (reply, _) = ask_timed(&app, "79990001122", DOG).await;
+    assert_eq!(reply, "Уточните, пожалуйста, какая пломба вас интересует.");
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 3, "max_tool_rounds is 3");
+    assert!(requests[..2].iter().all(|r| r["tool_choice"] != "none"));
+    assert_eq!(requests[2]["tool_choice"], "none");
+    assert_eq!(last_handoff(&app), None, "answered, not handed off");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_fallback_speaks_the_patients_language() {
+    let (app, llm) = app_with_llm(4000).await;
+    llm.script([LlmScript::Status(500), LlmScript::Status(500)]);
+    let (reply, _) = ask_timed(&app, "79990001122", "Can I bring my dog with me?").await;
+    assert_eq!(reply, "Thank you! A colleague will answer you shortly.");
+    let (reply, _) = ask_timed(&app, "79990001133", "¿Puedo llevar a mi perro conmigo?").await;
+    assert_eq!(reply, "¡Gracias! Un compañero le responderá en breve.");
     app.shutdown().await;
 }

@@ -64,6 +64,9 @@ pub struct LlmAnswerer {
     tasks: TaskTracker,
 }
 
+/// Kept back from each turn's budget for storing the reply and sending it to the gateway.
+const DELIVERY_RESERVE: Duration = Duration::from_millis(400);
+
 impl LlmAnswerer {
     pub async fn new(ctx: Shared, config: OpenAiConfig) -> Result<LlmAnswerer, DbError> {
         let registry = ModelRegistry::init(ctx.db.clone(), "openai", &config.model).await?;
@@ -120,7 +123,9 @@ impl LlmAnswerer {
 
     async fn work(self: Arc<Self>, session: String) {
         tokio::time::sleep(Duration::from_millis(self.config.gather_ms)).await;
-        let budget = Duration::from_millis(self.config.budget_ms);
+        // The budget is the patient's wait until the reply is on its way, so the model gets
+        // it less the time to store the answer (or the fallback) and hand it to the sender.
+        let budget = Duration::from_millis(self.config.budget_ms).saturating_sub(DELIVERY_RESERVE);
         while let Some((job, generation)) = self.snapshot(&session) {
             let deadline = job.received + budget;
             let answer = self.answer(&job, deadline).await;
