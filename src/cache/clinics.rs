@@ -13,17 +13,12 @@ use tokio::time::Instant;
 
 pub const LOOKUP_CAP: Duration = Duration::from_millis(600);
 
+/// A clinic with no organisation stands for itself in the central database: that fallback
+/// lives in the central SQL (`core.organisation_for_clinic`), where rows are grouped.
 #[derive(Debug, Clone)]
 pub struct Clinic {
     pub facts: Arc<ClinicFacts>,
     pub organisation_id: Option<String>,
-}
-
-impl Clinic {
-    /// The organisation for grouping and sync; a clinic with none stands for itself.
-    pub fn organisation_or_clinic_id(&self) -> &str {
-        self.organisation_id.as_deref().unwrap_or(&self.facts.id)
-    }
 }
 
 pub struct ClinicDirectory {
@@ -129,5 +124,110 @@ fn to_clinic(r: clinics::ClinicRow) -> Clinic {
             hours,
         }),
         organisation_id: r.organisation_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::clinics::{ClinicRow, upsert_channel, upsert_clinic};
+
+    const NOW: &str = "2026-11-30T10:00:00.000000Z";
+
+    fn clinic(id: &str) -> ClinicRow {
+        ClinicRow {
+            id: id.into(),
+            organisation_id: None,
+            name: format!("Clinic {id}"),
+            timezone: "Europe/Moscow".into(),
+            default_language: "ru".into(),
+            phone: None,
+            address: None,
+            hours: "{}".into(),
+        }
+    }
+
+    async fn directory(ttl: Duration) -> (tempfile::TempDir, Db, ClinicDirectory) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        db.write(|c| {
+            for id in ["main", "north", "south"] {
+                upsert_clinic(c, &clinic(id), NOW)?;
+            }
+            upsert_channel(c, "evolution", "north-phone", "north", NOW)
+        })
+        .await
+        .unwrap();
+        let clinics = ClinicDirectory::new(db.clone(), "main".into(), ttl);
+        clinics.reload().await.unwrap();
+        (dir, db, clinics)
+    }
+
+    async fn remap(db: &Db, clinic_id: &'static str) {
+        db.write(move |c| upsert_channel(c, "evolution", "north-phone", clinic_id, NOW))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_channel_maps_to_its_clinic_and_an_unknown_one_to_the_configured_clinic() {
+        let (_dir, _db, clinics) = directory(Duration::from_secs(60)).await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "north"
+        );
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "unknown").await,
+            "main"
+        );
+        assert_eq!(
+            clinics.resolve(Provider::Cloud, "north-phone").await,
+            "main"
+        );
+        assert_eq!(clinics.get("north").unwrap().facts.name, "Clinic north");
+        assert_eq!(clinics.get("gone").unwrap().facts.id, "main");
+    }
+
+    #[tokio::test]
+    async fn a_mapping_is_trusted_for_its_ttl_then_looked_up_again() {
+        let (_dir, db, clinics) = directory(Duration::from_millis(300)).await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "north"
+        );
+        remap(&db, "south").await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "north",
+            "cached within the TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "south"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_lookup_falls_back_to_the_last_known_mapping_then_the_configured_clinic() {
+        let (_dir, db, clinics) = directory(Duration::from_millis(1)).await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "north"
+        );
+        db.write(|c| Ok::<_, DbError>(c.execute_batch("DROP TABLE clinic_channels")?))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "north",
+            "last known mapping"
+        );
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "never-seen").await,
+            "main",
+            "configured clinic"
+        );
     }
 }

@@ -133,3 +133,129 @@ impl PriceCache {
         Ok(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::clinics::{ClinicRow, upsert_clinic};
+    use crate::db::prices::{NewService, replace_services};
+    use std::sync::Mutex;
+
+    const NOW: &str = "2026-11-30T10:00:00.000000Z";
+
+    /// Collects what the code logs, to check the operator-facing lines.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Logs {
+        fn capture(&self) -> tracing::subscriber::DefaultGuard {
+            let logs = self.clone();
+            tracing::subscriber::set_default(
+                tracing_subscriber::fmt()
+                    .with_writer(move || logs.clone())
+                    .with_ansi(false)
+                    .finish(),
+            )
+        }
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    fn service(code: &str, name: &str, rubles: i64) -> NewService {
+        NewService {
+            code: code.into(),
+            name: name.into(),
+            names: Default::default(),
+            price_minor: rubles * 100,
+            currency: "RUB".into(),
+            aliases: Vec::new(),
+        }
+    }
+
+    async fn cache_with_two_services() -> (tempfile::TempDir, Db, PriceCache) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        db.write(|c| {
+            upsert_clinic(
+                c,
+                &ClinicRow {
+                    id: "c1".into(),
+                    organisation_id: None,
+                    name: "Clinic".into(),
+                    timezone: "Europe/Moscow".into(),
+                    default_language: "ru".into(),
+                    phone: None,
+                    address: None,
+                    hours: "{}".into(),
+                },
+                NOW,
+            )?;
+            let rows = [service("F1", "Пломба", 4500), service("C1", "Чистка", 3000)];
+            replace_services(c, "c1", &rows, NOW).map(|_| ())
+        })
+        .await
+        .unwrap();
+        let cache = PriceCache::new(
+            db.clone(),
+            Arc::new(Router::builtin()),
+            Duration::from_secs(1200),
+        );
+        (dir, db, cache)
+    }
+
+    #[tokio::test]
+    async fn a_refresh_says_how_many_services_and_a_failed_one_keeps_the_stale_copy() {
+        let (_dir, db, cache) = cache_with_two_services().await;
+        let logs = Logs::default();
+        let _guard = logs.capture();
+        assert_eq!(cache.refresh().await.unwrap(), 2);
+        assert!(
+            logs.text().contains("Price cache refreshed (2 services)"),
+            "{}",
+            logs.text()
+        );
+        assert!(
+            !cache.needs_refresh(),
+            "fresh for three quarters of the TTL"
+        );
+
+        db.write(|c| Ok::<_, DbError>(c.execute_batch("ALTER TABLE services RENAME TO gone")?))
+            .await
+            .unwrap();
+        assert!(cache.refresh().await.is_err());
+        let names: Vec<_> = cache
+            .clinic("c1")
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(names.len(), 2, "the stale copy is still served: {names:?}");
+        assert!(cache.clinic("other").services.is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_refreshes_load_the_list_once() {
+        let (_dir, _db, cache) = cache_with_two_services().await;
+        let logs = Logs::default();
+        let _guard = logs.capture();
+        let results = futures::future::join_all((0..8).map(|_| cache.refresh())).await;
+        assert!(results.iter().all(|r| matches!(r, Ok(2))), "{results:?}");
+        assert_eq!(
+            logs.text().matches("Price cache refreshed").count(),
+            1,
+            "{}",
+            logs.text()
+        );
+    }
+}
