@@ -40,6 +40,10 @@ pub struct RuleConfig {
     /// Language-pack template key; each language's pack (or a clinic's override) has its text.
     #[serde(default = "default_template")]
     pub template: String,
+    /// The clinics (ids) the rule holds for; empty: every clinic this node serves. A chain
+    /// gives clinics their own wording with one rule per clinic, each naming its template.
+    #[serde(default)]
+    pub clinics: Vec<String>,
 }
 
 /// A template Meta approved for this WhatsApp Business account, sent instead of free text to
@@ -67,6 +71,14 @@ pub struct FollowupRule {
     pub delay: chrono::Duration,
     pub kind: String,
     pub template: String,
+    /// Empty: every clinic.
+    pub clinics: Vec<String>,
+}
+
+impl FollowupRule {
+    pub fn holds_for(&self, clinic_id: &str) -> bool {
+        self.clinics.is_empty() || self.clinics.iter().any(|c| c == clinic_id)
+    }
 }
 
 fn default_kind() -> String {
@@ -136,6 +148,7 @@ impl FollowupsConfig {
                     delay: parse_span(&r.delay).ok()?,
                     kind: r.kind.clone(),
                     template: r.template.clone(),
+                    clinics: r.clinics.clone(),
                 })
             })
             .collect()
@@ -161,12 +174,26 @@ impl FollowupsConfig {
         if self.max_per_tick == 0 {
             return Err(invalid("max_per_tick", "must be at least 1"));
         }
-        let mut names = std::collections::HashSet::new();
         for (i, r) in self.rules.iter().enumerate() {
             let key = |field: &str| format!("rules[{i}].{field}");
             check_name(&key("name"), &r.name)?;
-            if !names.insert(r.name.as_str()) {
-                return Err(invalid(&key("name"), format!("{:?} is used twice", r.name)));
+            // A name is a rule of a clinic: two rules may share it only for different clinics.
+            let overlaps = |other: &RuleConfig| {
+                r.clinics.is_empty()
+                    || other.clinics.is_empty()
+                    || r.clinics.iter().any(|c| other.clinics.contains(c))
+            };
+            if self.rules[..i]
+                .iter()
+                .any(|other| other.name == r.name && overlaps(other))
+            {
+                return Err(invalid(
+                    &key("name"),
+                    format!("{:?} is used twice for the same clinic", r.name),
+                ));
+            }
+            if r.clinics.iter().any(|c| c.trim().is_empty()) {
+                return Err(invalid(&key("clinics"), "a clinic id is empty"));
             }
             check_name(&key("when"), &r.when)?;
             if let Some(unless) = &r.unless {

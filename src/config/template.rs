@@ -107,6 +107,9 @@ webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
 # delay = "20h"
 # kind = "nudge"
 # template = "followup_nudge"
+# clinics = []                   # clinic ids it holds for; empty: every clinic. A chain gives
+#                                # a clinic its own wording with a rule of the same name that
+#                                # lists only that clinic and names its own template.
 #
 # WhatsApp allows free text only within 24 h of the patient's last message. Outside it, a
 # Cloud API chat gets this approved template instead; otherwise the follow-up expires.

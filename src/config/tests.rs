@@ -186,3 +186,39 @@ fn the_starter_config_parses_and_carries_the_webhook_secret() {
     );
     assert_eq!(c.data_dir, dir.path().join("."));
 }
+
+#[test]
+fn a_follow_up_rule_name_may_repeat_only_for_different_clinics() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |rules: &str| {
+        let file = write(dir.path(), "f.toml", rules);
+        let flags = Overrides {
+            data_dir: Some(dir.path().into()),
+            config: Some(file),
+            ..Default::default()
+        };
+        Config::load(&flags, &Env::default())
+    };
+    let rule = |clinics: &str, template: &str| {
+        format!(
+            "[[followups.rules]]\nname = \"price_nudge\"\nwhen = \"price\"\ndelay = \"20h\"\n\
+             template = \"{template}\"\nclinics = [{clinics}]\n"
+        )
+    };
+    let per_clinic = format!(
+        "{}{}",
+        rule("\"north\"", "followup_nudge"),
+        rule("\"south\"", "followup_nudge_south")
+    );
+    let config = load(&per_clinic).unwrap();
+    let rules = config.followups.parsed_rules();
+    assert!(rules[0].holds_for("north") && !rules[0].holds_for("south"));
+    assert_eq!(rules[1].template, "followup_nudge_south");
+
+    let clash = format!("{}{}", rule("", "followup_nudge"), rule("\"south\"", "x"));
+    let err = load(&clash).unwrap_err().to_string();
+    assert!(
+        err.contains("followups.rules[1].name") && err.contains("same clinic"),
+        "{err}"
+    );
+}

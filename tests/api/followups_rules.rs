@@ -47,6 +47,7 @@ fn price_rule(c: &mut Config) {
         delay: "20h".into(),
         kind: "nudge".into(),
         template: "followup_nudge".into(),
+        clinics: Vec::new(),
     });
 }
 

@@ -18,7 +18,12 @@ pub fn sync_rules_for_all_clinics(
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     for clinic in crate::db::clinics::list_clinics(conn)? {
-        sync_rules(conn, &clinic.id, rules, now)?;
+        let own: Vec<FollowupRule> = rules
+            .iter()
+            .filter(|r| r.holds_for(&clinic.id))
+            .cloned()
+            .collect();
+        sync_rules(conn, &clinic.id, &own, now)?;
     }
     Ok(())
 }

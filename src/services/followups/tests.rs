@@ -287,6 +287,7 @@ fn price_rule() -> FollowupRule {
         delay: Duration::hours(20),
         kind: "nudge".into(),
         template: "followup_nudge".into(),
+        clinics: Vec::new(),
     }
 }
 
@@ -507,4 +508,37 @@ async fn configured_rules_hold_for_every_clinic_on_the_node_and_follow_the_confi
         .unwrap();
     assert!(rules_of(CLINIC).await.is_empty());
     assert!(rules_of("clinic-2").await.is_empty());
+    // One clinic's own rule, with its own template (its wording in each language pack).
+    let chain = vec![
+        FollowupRule {
+            clinics: vec![CLINIC.into()],
+            ..price_rule()
+        },
+        FollowupRule {
+            template: "followup_check_in".into(),
+            clinics: vec!["clinic-2".into()],
+            ..price_rule()
+        },
+    ];
+    fx.db
+        .write(move |c| sync_rules_for_all_clinics(c, &chain, noon()))
+        .await
+        .unwrap();
+    assert_eq!(rules_of(CLINIC).await, ["price_no_booking"]);
+    let template_of = |clinic: &'static str| {
+        let db = fx.db.clone();
+        async move {
+            db.read(move |c| -> Result<String, DbError> {
+                Ok(c.query_row(
+                    "SELECT template FROM followup_rules WHERE clinic_id = ?1",
+                    [clinic],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(template_of(CLINIC).await, "followup_nudge");
+    assert_eq!(template_of("clinic-2").await, "followup_check_in");
 }
