@@ -45,6 +45,8 @@ struct Inner {
     next_id: AtomicU64,
     /// Random per instance, so two gateways (before and after a restart) never repeat an id.
     id_salt: String,
+    /// Speak Evolution API v1 (`textMessage.text`) instead of v2 (`text`).
+    evolution_v1: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -69,6 +71,7 @@ impl LocalGateway {
             events,
             next_id: AtomicU64::new(1),
             id_salt: hex::encode(crate::crypto::random_bytes::<4>()).to_uppercase(),
+            evolution_v1: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/message/sendText/{instance}", post(evolution_send))
@@ -90,6 +93,11 @@ impl LocalGateway {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// From now on, accepts only Evolution API v1 bodies and answers as v1 does.
+    pub fn speak_evolution_v1(&self) {
+        self.inner.evolution_v1.store(true, Ordering::Relaxed);
     }
 
     /// Queues answers for the next attempts; when the script runs out, sends succeed.
@@ -197,11 +205,17 @@ async fn evolution_send(
         );
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (Some(number), Some(text)) = (body["number"].as_str(), body["text"].as_str()) else {
+    let v1 = inner.evolution_v1.load(Ordering::Relaxed);
+    let text = match v1 {
+        true => body["textMessage"]["text"].as_str(),
+        false => body["text"].as_str(),
+    };
+    let (Some(number), Some(text)) = (body["number"].as_str(), text) else {
+        let missing = if v1 { "textMessage" } else { "text" };
         return (
             StatusCode::BAD_REQUEST,
             Json(
-                json!({"status": 400, "error": "Bad Request", "response": {"message": [["instance requires property \"text\""]]}}),
+                json!({"status": 400, "error": "Bad Request", "response": {"message": [[format!("instance requires property \"{missing}\"")]]}}),
             ),
         );
     };
@@ -212,6 +226,16 @@ async fn evolution_send(
         );
     }
     let id = accept(&inner, &instance, number, text, "3EB0");
+    if v1 {
+        return (
+            StatusCode::CREATED,
+            Json(json!({
+                "key": {"remoteJid": format!("{number}@s.whatsapp.net"), "fromMe": true, "id": id},
+                "message": {"extendedTextMessage": {"text": text}},
+                "messageTimestamp": chrono::Utc::now().timestamp().to_string(), "status": "PENDING"
+            })),
+        );
+    }
     (
         StatusCode::CREATED,
         Json(json!({

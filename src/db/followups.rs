@@ -210,6 +210,23 @@ pub fn finish(
     Ok(n == 1)
 }
 
+/// A claimed (`sent`) follow-up whose message the sender gave up on: `failed`, or `expired`
+/// when WhatsApp's window closed first, with the reason.
+pub fn mark_undelivered(
+    conn: &Connection,
+    message_id: &str,
+    status: &str,
+    reason: &str,
+    now: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE followups SET status = ?2, last_error = ?3, updated_at = ?4
+         WHERE message_id = ?1 AND status = 'sent'",
+    )?
+    .execute(params![message_id, status, reason, now])?;
+    Ok(())
+}
+
 /// A stored follow-up as staff listings and tests see it (text still sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowupRow {

@@ -26,6 +26,16 @@ pub struct NewMessage<'a> {
 
 /// Inserts the message unless one with the same (provider, instance, provider message id)
 /// exists. Returns whether it was inserted: `false` is a duplicate delivery.
+/// Inserts a message we are about to send (it has no gateway id yet) and returns the id it
+/// is stored under: the rows that refer to it take that id, never one computed elsewhere.
+pub fn insert_reply(conn: &Connection, m: &NewMessage<'_>, now: &str) -> Result<String, DbError> {
+    if insert_message_if_new(conn, m, now)? {
+        Ok(m.id.to_owned())
+    } else {
+        Err(DbError::Corrupt(format!("reply {} was stored twice", m.id)))
+    }
+}
+
 pub fn insert_message_if_new(
     conn: &Connection,
     m: &NewMessage<'_>,

@@ -32,13 +32,19 @@ pub struct PendingSend {
     pub chat_sealed: Vec<u8>,
     /// The message's kind: "text", or "template" (a Cloud API template as JSON).
     pub kind: String,
+    /// The patient's last message in the chat: free text may go out until 24 h after it.
+    pub last_inbound_at: Option<String>,
 }
+
+/// The reason recorded for free text that could not go out before WhatsApp's 24-hour window
+/// closed; a follow-up it carried is then expired rather than failed.
+pub const WINDOW_CLOSED: &str = "WhatsApp's 24-hour window closed before the message could be sent";
 
 /// Every pending send, oldest first (the order replies were written in).
 pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.message_id, m.session_id, m.provider, m.instance, o.attempts,
-                o.next_attempt_at, m.body_sealed, s.chat_sealed, m.kind
+                o.next_attempt_at, m.body_sealed, s.chat_sealed, m.kind, s.last_inbound_at
          FROM send_outbox o
          JOIN whatsapp_messages m ON m.id = o.message_id
          JOIN conversation_sessions s ON s.id = m.session_id
@@ -57,6 +63,7 @@ pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
             body_sealed: r.get(7)?,
             chat_sealed: r.get(8)?,
             kind: r.get(9)?,
+            last_inbound_at: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -163,6 +170,13 @@ pub fn record_outcomes(conn: &Connection, outcomes: &[SendOutcome]) -> Result<()
             } => {
                 mark_failed(conn, outbox_id, *attempts, error, at)?;
                 super::messages::mark_failed(conn, message_id, error, at)?;
+                // A follow-up is "sent" once queued; one that never reached the patient says so.
+                let status = if error == WINDOW_CLOSED {
+                    "expired"
+                } else {
+                    "failed"
+                };
+                super::followups::mark_undelivered(conn, message_id, status, error, at)?;
             }
         }
     }

@@ -13,6 +13,12 @@ pub fn is_open(last_inbound: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
     last_inbound.is_some_and(|last| at + MARGIN < last + WINDOW)
 }
 
+/// When free text to a chat stops being deliverable: 24 hours after the patient's last
+/// message. Unknown (`None`) means the sender does not hold the message back.
+pub fn closes_at(last_inbound: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    last_inbound.map(|last| last + WINDOW)
+}
+
 /// The longest delay after a patient's message at which free text can still be queued.
 pub fn longest_delay() -> Duration {
     WINDOW - MARGIN

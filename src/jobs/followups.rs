@@ -10,6 +10,7 @@ use crate::config::FollowupsConfig;
 use crate::crypto::{Aad, Keys};
 use crate::db::{Db, DbError};
 use crate::domain::clinic::ClinicFacts;
+use crate::domain::window;
 use crate::jobs::sender::{OutgoingSend, SenderHandle};
 use crate::router::Router;
 use crate::services::followups::{Policy, TickDeps, TickReport, tick};
@@ -136,6 +137,7 @@ impl FollowupJob {
                 instance: send.instance,
                 to,
                 text: send.text,
+                not_after: window::closes_at(send.last_inbound_at),
                 template: send.template,
                 attempts: 0,
                 not_before: None,

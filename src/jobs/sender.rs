@@ -14,7 +14,7 @@ use crate::crypto::{Aad, Keys};
 use crate::db::{Db, outbox};
 use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
-use crate::domain::time;
+use crate::domain::{time, window};
 use crate::resilience::{Admission, Backoff, Breaker};
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
@@ -43,6 +43,10 @@ pub struct OutgoingSend {
     pub template: Option<CloudTemplate>,
     pub attempts: u32,
     pub not_before: Option<DateTime<Utc>>,
+    /// Free text must reach the gateway before this (WhatsApp's 24-hour window): retries
+    /// or a restart that carry it past then give up instead of sending what WhatsApp refuses
+    /// and the patient no longer expects. Templates have no such limit.
+    pub not_after: Option<DateTime<Utc>>,
 }
 
 /// Gateway ids of messages we sent recently, so their webhook echoes are not mistaken for
@@ -93,6 +97,27 @@ impl RecentSends {
 
     pub fn contains(&self, id: &str) -> bool {
         self.lock().ids.contains(id)
+    }
+
+    /// Whether `text` to `to` is one of our sends: remembered when the send starts, because
+    /// the gateway may echo it back before it answers with the message's id.
+    pub fn contains_text(&self, to: &str, text: &str) -> bool {
+        self.contains(&Self::text_key(to, text))
+    }
+
+    fn remember_text(&self, to: &str, text: &str) {
+        self.remember(&Self::text_key(to, text));
+    }
+
+    /// A digest, so no patient text or number sits in this map.
+    fn text_key(to: &str, text: &str) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::new()
+            .chain_update(to.as_bytes())
+            .chain_update([0])
+            .chain_update(text.trim().as_bytes())
+            .finalize();
+        format!("text:{}", hex::encode(&digest[..16]))
     }
 }
 
@@ -303,6 +328,11 @@ impl Sender {
             template,
             attempts: row.attempts,
             not_before: time::from_db(&row.next_attempt_at).ok(),
+            not_after: window::closes_at(
+                row.last_inbound_at
+                    .as_deref()
+                    .and_then(|t| time::from_db(t).ok()),
+            ),
         })
     }
 
@@ -372,6 +402,15 @@ impl Sender {
                 continue;
             }
             self.busy.insert(session);
+            let now = self.clock.now();
+            if send.template.is_none() && send.not_after.is_some_and(|end| end <= now) {
+                let closed = SendError::Permanent(outbox::WINDOW_CLOSED.into());
+                inflight.spawn(async move { (send, Outcome::Failed(closed)) });
+                continue;
+            }
+            if send.template.is_none() {
+                self.recent.remember_text(&send.to, &send.text);
+            }
             let gateway = self.gateway.clone();
             inflight.spawn(async move {
                 let result = match &send.template {

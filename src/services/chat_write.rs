@@ -2,7 +2,7 @@
 //! contact), the inbound message (deduplicated), and, when there is one, the reply with its
 //! metric, handoff and send-outbox row. PHI arrives here already sealed; nothing here decides.
 
-use super::reply_write::{BotReply, store_bot_reply};
+use super::reply_write::{BotReply, QueuedReply, store_bot_reply};
 use crate::cache::{ChatKey, ChatLookup, ChatState};
 use crate::db::conversations::{self, NewContact, NewSession};
 use crate::db::messages::{self, NewMessage};
@@ -148,7 +148,8 @@ pub enum Stored {
     Stored {
         contact_id: String,
         session_id: String,
-        received_to_queued_us: Option<i64>,
+        /// The reply stored with the message, if the turn answered at once.
+        reply: Option<QueuedReply>,
     },
 }
 
@@ -204,10 +205,10 @@ pub fn store_turn(
         return Ok(Stored::Stored {
             contact_id,
             session_id,
-            received_to_queued_us: None,
+            reply: None,
         });
     };
-    let us = store_bot_reply(
+    let queued = store_bot_reply(
         c,
         &BotReply {
             reply_id: &ids.reply,
@@ -234,6 +235,6 @@ pub fn store_turn(
     Ok(Stored::Stored {
         contact_id,
         session_id,
-        received_to_queued_us: Some(us),
+        reply: Some(queued),
     })
 }

@@ -40,10 +40,22 @@ pub struct BotReply<'a> {
     pub llm: Option<&'a LlmFigures>,
 }
 
-/// Stores the reply and everything that goes with it; returns the microseconds from
-/// `received` to the reply being queued.
-pub fn store_bot_reply(c: &Connection, r: &BotReply<'_>, now: &str) -> Result<i64, DbError> {
-    messages::insert_message_if_new(
+/// A reply stored and queued for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedReply {
+    /// The reply's message id, which its metric, handoff and outbox rows reference.
+    pub id: String,
+    /// From `received` to the reply being queued.
+    pub received_to_queued_us: i64,
+}
+
+/// Stores the reply and everything that goes with it.
+pub fn store_bot_reply(
+    c: &Connection,
+    r: &BotReply<'_>,
+    now: &str,
+) -> Result<QueuedReply, DbError> {
+    let reply_id = messages::insert_reply(
         c,
         &NewMessage {
             id: r.reply_id,
@@ -79,13 +91,13 @@ pub fn store_bot_reply(c: &Connection, r: &BotReply<'_>, now: &str) -> Result<i6
             now,
         )?;
     }
-    outbox::insert_outbox(c, r.outbox_id, r.reply_id, now)?;
+    outbox::insert_outbox(c, r.outbox_id, &reply_id, now)?;
     let us = r.received.elapsed().as_micros() as i64;
     messages::insert_metric(
         c,
         &NewMetric {
             id: r.metric_id,
-            message_id: r.reply_id,
+            message_id: &reply_id,
             inbound_message_id: Some(r.reply_to),
             clinic_id: r.clinic_id,
             route: r.route,
@@ -101,5 +113,8 @@ pub fn store_bot_reply(c: &Connection, r: &BotReply<'_>, now: &str) -> Result<i6
         },
         now,
     )?;
-    Ok(us)
+    Ok(QueuedReply {
+        id: reply_id,
+        received_to_queued_us: us,
+    })
 }

@@ -20,7 +20,12 @@ enum StaffStored {
 
 impl Conversations {
     pub(super) async fn staff(&self, m: InboundMessage) -> Result<TurnOutcome, TurnError> {
-        if self.ctx.sender.recent.contains(&m.provider_message_id) {
+        let recent = &self.ctx.sender.recent;
+        let our_text = m
+            .reply_address()
+            .zip(m.text.as_deref())
+            .is_some_and(|(to, text)| recent.contains_text(&to, text));
+        if recent.contains(&m.provider_message_id) || our_text {
             return Ok(TurnOutcome::Echo);
         }
         let Some((mut chat, address)) = self.chat(&m).await? else {

@@ -235,7 +235,7 @@ impl Conversations {
         let Stored::Stored {
             contact_id,
             session_id,
-            received_to_queued_us,
+            reply: queued,
         } = stored
         else {
             self.ctx
@@ -284,9 +284,14 @@ impl Conversations {
                 inbound_id: ids.inbound,
             });
         }
+        let Some(queued) = queued else {
+            return Err(TurnError::Db(DbError::Corrupt(
+                "a planned reply was not stored".into(),
+            )));
+        };
         self.ctx.sender.enqueue(OutgoingSend {
             outbox_id: ids.outbox.clone(),
-            message_id: ids.reply.clone(),
+            message_id: queued.id.clone(),
             session_id,
             provider: m.provider,
             instance: m.instance.clone(),
@@ -295,14 +300,16 @@ impl Conversations {
             template: None,
             attempts: 0,
             not_before: None,
+            not_after: crate::domain::window::closes_at(Some(now)),
         });
         self.ctx.metrics.replies.inc(&[planned.route]);
-        if let Some(us) = received_to_queued_us {
-            self.ctx.metrics.turn_latency.observe_us(us.max(0) as u64);
-        }
+        self.ctx
+            .metrics
+            .turn_latency
+            .observe_us(queued.received_to_queued_us.max(0) as u64);
         Ok(TurnOutcome::Replied {
             inbound_id: ids.inbound,
-            reply_id: ids.reply,
+            reply_id: queued.id,
             route: planned.route,
         })
     }

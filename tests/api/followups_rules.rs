@@ -156,6 +156,9 @@ async fn free_text_goes_out_only_within_24_hours_of_the_patients_last_message() 
     app.clock.advance(Duration::hours(23));
     assert_eq!(app.run_followups_once().await.sent, 1);
     assert_eq!(status(&app, &inside).0, "sent");
+    // Delivered before the test moves the clock on (time does not jump in real life; the
+    // sender would rightly give up on free text found pending after the window closed).
+    assert_eq!(app.sends_settled(3).await.len(), 3);
     app.clock.advance(Duration::hours(2));
     assert_eq!(app.run_followups_once().await.expired, 1);
     assert_eq!(
@@ -172,6 +175,59 @@ async fn free_text_goes_out_only_within_24_hours_of_the_patients_last_message() 
         "two replies and the one follow-up inside the window"
     );
     assert_eq!(sends[2].number, PATIENT);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn free_text_still_failing_when_the_window_closes_is_given_up_and_the_follow_up_expired() {
+    let app = spawn_followups_app(|_| {}).await;
+    patient_says(&app, PATIENT, "Здравствуйте").await;
+    let due = noon() + Duration::hours(23) + Duration::minutes(40);
+    let id = schedule(
+        &app,
+        NewFollowup::new(&session_of(&app, 0), "check_in", due, Source::Llm),
+    )
+    .await;
+    // The gateway fails the first attempt; by the retry the 24 hours are over.
+    app.gateway
+        .script([frontdesk::local_gateway::Scripted::Respond(
+            500,
+            serde_json::json!({"status": 500, "error": "Internal Server Error"}),
+        )]);
+    let attempts = app.gateway.attempts();
+    app.clock.set(due);
+    assert_eq!(
+        app.run_followups_once().await.sent,
+        1,
+        "claimed inside the window"
+    );
+    for _ in 0..100 {
+        if app.gateway.attempts() > attempts {
+            break;
+        }
+        tokio::time::sleep(Wait::from_millis(20)).await;
+    }
+    assert_eq!(
+        app.gateway.attempts(),
+        attempts + 1,
+        "the first attempt failed"
+    );
+    app.clock.advance(Duration::minutes(25));
+    for _ in 0..200 {
+        if status(&app, &id).0 != "sent" {
+            break;
+        }
+        tokio::time::sleep(Wait::from_millis(25)).await;
+    }
+    let (state, reason) = status(&app, &id);
+    assert_eq!(state, "expired");
+    assert!(reason.unwrap_or_default().contains("24-hour window"));
+    assert_eq!(
+        app.gateway.attempts(),
+        attempts + 1,
+        "no free text after the window closed"
+    );
+    assert_eq!(app.gateway.sent_count(), 1, "only the greeting's reply");
     app.shutdown().await;
 }
 

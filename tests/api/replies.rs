@@ -42,19 +42,16 @@ async fn replies_come_in_the_patients_language() {
 #[tokio::test]
 async fn small_typos_still_find_the_service() {
     let app = spawn_app().await;
-    for (i, question) in [
-        "сколко стоит отбеливане",
-        "how much is teeth whitenning",
-        "cuanto questa una limpiesa",
+    for (i, (question, price)) in [
+        ("сколко стоит отбеливане", "18 000 ₽"),
+        ("how much is teeth whitenning", "18,000 ₽"),
+        ("cuanto questa una limpiesa", "5.500 ₽"),
     ]
     .iter()
     .enumerate()
     {
         let reply = app.ask(&format!("7999200000{i}"), question).await;
-        assert!(
-            reply.contains("18 000 ₽") || reply.contains("18,000 ₽") || reply.contains("5.500 ₽"),
-            "{question:?} → {reply:?}"
-        );
+        assert!(reply.contains(price), "{question:?} → {reply:?}");
     }
     app.shutdown().await;
 }
@@ -83,6 +80,7 @@ async fn a_service_the_clinic_does_not_offer_is_said_so_without_a_price() {
     let reply = app
         .ask("79990001123", "how much is a hair transplant?")
         .await;
+    assert!(reply.contains("is not on our price list"), "{reply}");
     assert!(!reply.contains('₽'), "a price was invented: {reply}");
     app.shutdown().await;
 }

@@ -187,3 +187,25 @@ async fn one_chats_replies_go_out_in_order_even_when_the_first_needs_retries() {
     assert!(hours_at < address_at);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_evolution_v1_gateway_gets_the_v1_body_and_its_answer_is_recorded() {
+    let app = spawn_app_with(|c| {
+        c.evolution.api_version = frontdesk::config::EvolutionApiVersion::V1;
+    })
+    .await;
+    app.gateway.speak_evolution_v1();
+    let reply = app.ask("79990001122", "Сколько стоит пломба?").await;
+    assert!(reply.contains("4 500 ₽"), "{reply}");
+    outbox_settled(&app).await;
+    let id = app.gateway.sends()[0].provider_message_id.clone();
+    assert_eq!(
+        app.query_string(&format!(
+            "SELECT status FROM whatsapp_messages WHERE provider_message_id = '{id}'"
+        ))
+        .as_deref(),
+        Some("sent"),
+        "the id from v1's answer was recorded"
+    );
+    app.shutdown().await;
+}

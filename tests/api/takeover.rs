@@ -107,3 +107,44 @@ async fn the_echo_of_our_own_send_is_not_mistaken_for_staff() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_echo_that_arrives_before_the_gateway_answers_the_send_is_not_mistaken_for_staff() {
+    let app = spawn_app().await;
+    app.ask("79990003333", "когда вы работаете?").await;
+    let hours = app.gateway.sends()[0].text.clone();
+    // The gateway holds our next send for a while; its echo overtakes the answer, so the
+    // echo carries an id we have not heard yet, but our text to that chat.
+    app.gateway
+        .script([frontdesk::local_gateway::Scripted::Delay(
+            Duration::from_millis(800),
+        )]);
+    let r = app
+        .post_evolution(
+            &evolution_text("E1", "79990001122", "когда вы работаете?"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.gateway.sends().len() < 2, "the send was not held");
+    let mut echo: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
+    echo["data"]["key"]["id"] = "3EB0ECHOBEFOREANSWER".into();
+    echo["data"]["key"]["remoteJid"] = "79990001122@s.whatsapp.net".into();
+    echo["data"]["message"]["conversation"] = hours.clone().into();
+    assert_eq!(
+        app.post_evolution(&serde_json::to_vec(&echo).unwrap(), Auth::Jwt)
+            .await
+            .status(),
+        200
+    );
+    app.gateway.wait_for_sends(2, Duration::from_secs(5)).await;
+    assert!(
+        app.ask("79990001122", "Сколько стоит пломба?")
+            .await
+            .contains('₽'),
+        "the bot still answers"
+    );
+    app.shutdown().await;
+}

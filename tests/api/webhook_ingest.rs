@@ -42,7 +42,10 @@ async fn every_evolution_fixture_gets_the_expected_outcome() {
     );
     // Media without text got the media template, never silence.
     let audio_reply = &app.gateway.sends()[4].text;
-    assert!(!audio_reply.is_empty());
+    assert!(
+        audio_reply.contains("не могу открыть файлы и голосовые сообщения"),
+        "{audio_reply}"
+    );
     app.shutdown().await;
 }
 
@@ -204,6 +207,97 @@ async fn a_status_receipt_updates_our_sent_message_and_never_reaches_the_router(
         app.sends_settled(1).await.len(),
         1,
         "a receipt is not answered"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cloud_api_status_updates_our_sent_message_and_a_failure_records_its_reason() {
+    let app = spawn_app().await;
+    let body = fixture("cloud_api_text_message.raw_body.txt");
+    let sign = |b: &[u8]| frontdesk::crypto::webhook::sign_body(CLOUD_APP_SECRET.as_bytes(), b);
+    assert_eq!(
+        app.post_cloud(&body, Some(&sign(&body))).await.status(),
+        200
+    );
+    let sent = app.sends_settled(1).await[0].provider_message_id.clone();
+    let stored =
+        format!("SELECT count(*) FROM whatsapp_messages WHERE provider_message_id = '{sent}'");
+    for _ in 0..100 {
+        if app.count(&stored) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status_of = || {
+        app.query_string(&format!(
+            "SELECT status FROM whatsapp_messages WHERE provider_message_id = '{sent}'"
+        ))
+    };
+    let mut receipt: serde_json::Value =
+        serde_json::from_slice(&fixture("cloud_api_status.json")).unwrap();
+    let value = &mut receipt["entry"][0]["changes"][0]["value"];
+    value["metadata"]["phone_number_id"] = CLOUD_PHONE_ID.into();
+    value["statuses"][0]["id"] = sent.clone().into();
+    let receipt = serde_json::to_vec(&receipt).unwrap();
+    assert_eq!(
+        app.post_cloud(&receipt, Some(&sign(&receipt)))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(status_of().as_deref(), Some("delivered"));
+
+    let mut failed: serde_json::Value =
+        serde_json::from_slice(&fixture("cloud_api_status_failed.json")).unwrap();
+    let value = &mut failed["entry"][0]["changes"][0]["value"];
+    value["metadata"]["phone_number_id"] = CLOUD_PHONE_ID.into();
+    value["statuses"][0]["id"] = sent.clone().into();
+    let failed = serde_json::to_vec(&failed).unwrap();
+    assert_eq!(
+        app.post_cloud(&failed, Some(&sign(&failed))).await.status(),
+        200
+    );
+    assert_eq!(status_of().as_deref(), Some("failed"));
+    let reason = app.query_string(&format!(
+        "SELECT status_reason FROM whatsapp_messages WHERE provider_message_id = '{sent}'"
+    ));
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("131047") || r.contains("Re-engagement")),
+        "{reason:?}"
+    );
+    assert_eq!(
+        app.sends_settled(1).await.len(),
+        1,
+        "receipts are not answered"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_database_locked_by_another_process_gets_503_and_the_retry_is_answered_once() {
+    let app = spawn_app().await;
+    // A backup tool or an operator's sqlite3 shell holding the write lock past the busy timeout.
+    let locker = frontdesk::db::rusqlite::Connection::open(app.db_path()).unwrap();
+    locker.busy_timeout(Duration::from_secs(5)).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let body = evolution_text("LOCKED1", "79990001122", "Сколько стоит пломба?");
+    let r = app.post_evolution(&body, Auth::Jwt).await;
+    assert_eq!(r.status(), 503, "transient: the gateway must retry");
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"error":"temporarily unavailable, retry"}"#,
+        "no internal error text"
+    );
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+    assert_eq!(app.post_evolution(&body, Auth::Jwt).await.status(), 200);
+    assert_eq!(app.sends_settled(1).await.len(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'inbound'"),
+        1
     );
     app.shutdown().await;
 }

@@ -34,6 +34,8 @@ pub struct ClaimedSend {
     pub chat_sealed: Vec<u8>,
     pub text: String,
     pub template: Option<CloudTemplate>,
+    /// The chat's last patient message, which bounds when free text can still go out.
+    pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -257,5 +259,9 @@ fn claim(
         chat_sealed: row.chat_sealed.clone(),
         text: out.text,
         template: out.template,
+        last_inbound_at: row
+            .last_inbound_at
+            .as_deref()
+            .and_then(|t| time::from_db(t).ok()),
     }))
 }

@@ -217,13 +217,13 @@ impl LlmAnswerer {
                     },
                     &at,
                 )
-                .map(|us| (us, a.text))
+                .map(|queued| (queued, a.text))
             })
             .await;
-        let (us, text) = us?;
+        let (queued, text) = us?;
         self.ctx.sender.enqueue(OutgoingSend {
             outbox_id: ids.outbox,
-            message_id: ids.reply,
+            message_id: queued.id,
             session_id: job.session_id.clone(),
             provider: job.provider,
             instance: job.key.instance.clone(),
@@ -231,10 +231,14 @@ impl LlmAnswerer {
             text,
             attempts: 0,
             not_before: None,
+            not_after: None,
             template: None,
         });
         self.ctx.metrics.replies.inc(&[route]);
-        self.ctx.metrics.turn_latency.observe_us(us.max(0) as u64);
+        self.ctx
+            .metrics
+            .turn_latency
+            .observe_us(queued.received_to_queued_us.max(0) as u64);
         Ok(())
     }
 
