@@ -80,8 +80,13 @@ impl ModelRegistry {
         let figures = Figures {
             tokens_per_sec: row.avg_output_tokens_per_sec,
             ttft_ms: row.avg_ttft_ms,
-            latencies_ms: VecDeque::new(),
+            // The stored p95 stands in for the calls before this start until new ones push it
+            // out of the window, so one fast call after a restart does not erase it.
+            latencies_ms: row.p95_latency_ms.into_iter().collect(),
         };
+        // A row may say more than the model family allows (edited by hand, or from an older
+        // release); what the family is known to reject is never sent.
+        let family = inferred(provider, model);
         tracing::info!(
             model = %row.model,
             figures = row.avg_ttft_ms.is_some(),
@@ -94,7 +99,7 @@ impl ModelRegistry {
                 name: row.model,
                 supports_tools: row.supports_tools,
                 supports_streaming: row.supports_streaming,
-                supports_temperature: row.supports_temperature,
+                supports_temperature: row.supports_temperature && family.supports_temperature,
             },
             figures: Mutex::new(figures),
         })
@@ -166,5 +171,49 @@ mod tests {
         assert_eq!(p95(&VecDeque::from(vec![7.0])), 7.0);
         assert_eq!(ewma(None, 10.0), 10.0);
         assert_eq!(ewma(Some(10.0), 20.0), 12.0);
+    }
+
+    async fn registry_over(row: ModelRow) -> (tempfile::TempDir, Db, ModelRegistry) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let stored = row.clone();
+        db.write(move |c| llm_models::insert_model(c, &stored, "2026-11-30T10:00:00.000000Z"))
+            .await
+            .unwrap();
+        let registry = ModelRegistry::init(db.clone(), &row.provider, &row.model)
+            .await
+            .unwrap();
+        (dir, db, registry)
+    }
+
+    #[tokio::test]
+    async fn a_row_cannot_switch_on_temperature_for_a_reasoning_model() {
+        let row = ModelRow {
+            supports_temperature: true,
+            ..inferred("openai", "gpt-5-nano")
+        };
+        let (_dir, _db, registry) = registry_over(row).await;
+        assert!(!registry.params().supports_temperature);
+    }
+
+    #[tokio::test]
+    async fn the_stored_p95_survives_a_restart_and_one_fast_call() {
+        let row = ModelRow {
+            p95_latency_ms: Some(900.0),
+            ..inferred("openai", "gpt-4o-mini")
+        };
+        let (_dir, db, registry) = registry_over(row).await;
+        registry
+            .record(&Completion {
+                elapsed: std::time::Duration::from_millis(100),
+                ..Default::default()
+            })
+            .await;
+        let stored = db
+            .read(|c| llm_models::find_model(c, "openai", "gpt-4o-mini"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.p95_latency_ms, Some(900.0));
     }
 }
