@@ -98,8 +98,14 @@ impl SyncWorker {
             None => prepared.last_seq,
         };
         let now = time::to_db(self.d.clock.now());
-        for (_, reason) in &quarantined {
-            tracing::warn!(reason = %reason, "sync quarantined a row the central database refused");
+        // One line per batch, however many poison rows it held: `frontdesk sync status` lists
+        // each of them with its reason.
+        if let Some((_, reason)) = quarantined.first() {
+            tracing::warn!(
+                rows = rows_quarantined,
+                first_reason = %reason,
+                "sync quarantined rows the central database refused; see `frontdesk sync status`"
+            );
         }
         self.d.monitor.update(|s| {
             s.synced_total += rows_synced as u64;
