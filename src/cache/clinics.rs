@@ -230,4 +230,38 @@ mod tests {
             "configured clinic"
         );
     }
+
+    #[tokio::test]
+    async fn a_lookup_stuck_behind_a_busy_database_gives_up_at_600_ms_with_the_last_mapping() {
+        let (_dir, db, clinics) = directory(Duration::from_millis(1)).await;
+        assert_eq!(
+            clinics.resolve(Provider::Evolution, "north-phone").await,
+            "north"
+        );
+        // Every read connection busy for longer than the cap.
+        let busy: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.read(|_| {
+                        std::thread::sleep(Duration::from_millis(1500));
+                        Ok::<_, DbError>(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let clinic = clinics.resolve(Provider::Evolution, "north-phone").await;
+        let took = started.elapsed();
+        assert_eq!(clinic, "north", "the last known mapping");
+        assert!(
+            took >= LOOKUP_CAP && took < LOOKUP_CAP + Duration::from_millis(800),
+            "{took:?}"
+        );
+        for b in busy {
+            b.await.unwrap().unwrap();
+        }
+    }
 }

@@ -238,3 +238,26 @@ async fn a_follow_up_missed_by_more_than_the_catch_up_horizon_is_expired_not_sen
     assert_eq!(session_due(&app), None);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_cron_schedule_sends_a_due_follow_up_with_nobody_ticking_by_hand() {
+    let app = spawn_followups_app(|c| c.followups.schedule = "* * * * * *".into()).await;
+    patient_says(&app, PATIENT, "Здравствуйте").await;
+    let id = schedule(
+        &app,
+        NewFollowup::new(
+            &session_of(&app, 0),
+            "check_in",
+            noon() + Duration::hours(2),
+            Source::Llm,
+        ),
+    )
+    .await;
+    tokio::time::sleep(Wait::from_millis(1500)).await;
+    assert_eq!(status(&app, &id).0, "scheduled", "not due yet");
+    app.clock.advance(Duration::hours(2));
+    let sends = app.gateway.wait_for_sends(2, Wait::from_secs(5)).await;
+    assert_eq!(sends.len(), 2, "the greeting's reply and the follow-up");
+    assert_eq!(status(&app, &id).0, "sent");
+    app.shutdown().await;
+}

@@ -521,3 +521,21 @@ async fn the_fallback_speaks_the_patients_language() {
     assert_eq!(reply, "¡Gracias! Un compañero le responderá en breve.");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_an_answer_in_preparation_reach_the_patient() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.set_delay(Duration::from_millis(700));
+    llm.script([LlmScript::Text("Да, с собакой можно.".into())]);
+    let r = app
+        .post_evolution(&evolution_text("INFLIGHT1", "79990001122", DOG), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(llm.requests().len(), 1, "the model is working on it");
+    let gateway = app.gateway.clone();
+    app.shutdown().await;
+    let sends = gateway.sends();
+    assert_eq!(sends.len(), 1, "answered before the process stopped");
+    assert_eq!(sends[0].text, "Да, с собакой можно.");
+}

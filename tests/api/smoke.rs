@@ -278,3 +278,103 @@ async fn under_systemd_it_reports_ready_pings_the_watchdog_and_says_stopping() {
     let stopping_at = heard.iter().position(|m| m.contains("STOPPING=1")).unwrap();
     assert!(ready_at < stopping_at, "{heard:?}");
 }
+
+#[tokio::test]
+async fn the_log_holds_no_secret_key_or_patient_data_even_when_everything_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(Cli::new(&data).run(&["init"]).status.success());
+    let secrets = [
+        ("EVOLUTION_WEBHOOK_SECRET", "whsec-7f3a9c1e5b2d4f60"),
+        ("EVOLUTION_API_KEY", "evo-key-c0ffee1234567890"),
+        ("OPENAI_API_KEY", "sk-test-0123456789abcdef"),
+        (
+            "SUPABASE_SERVICE_ROLE_KEY",
+            "eyJhbGciOiJIUzI1NiJ9.service-role.sig",
+        ),
+    ];
+    let mut cli = Cli::new(&data)
+        .env("RUST_LOG", "debug")
+        .env("EVOLUTION_API_URL", "http://127.0.0.1:9")
+        .env("EVOLUTION_INSTANCE", "clinic-main")
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("SUPABASE_URL", "http://127.0.0.1:9");
+    for (name, value) in secrets {
+        cli = cli.env(name, value);
+    }
+    let (mut child, addr, logs) = start_server(&cli);
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>, secret: &'static str| {
+        let signature = frontdesk::crypto::webhook::sign_body(secret.as_bytes(), &body);
+        client
+            .post(format!("{addr}/webhooks/evolution"))
+            .header("Content-Type", "application/json")
+            .header("X-Hub-Signature-256", signature)
+            .body(body)
+            .send()
+    };
+    let message = |id: &str, text: &str| {
+        frontdesk::local_gateway::evolution_text_webhook(
+            "clinic-main",
+            id,
+            "79991234567",
+            "Анна Петрова",
+            text,
+            chrono::Utc::now().timestamp(),
+        )
+    };
+    let secret = secrets[0].1;
+    // A fast-path answer, an LLM question (unreachable), a forged webhook; every send fails.
+    let price = post(message("LOG1", "Сколько стоит пломба?"), secret)
+        .await
+        .unwrap();
+    assert_eq!(price.status(), 200);
+    let llm = post(message("LOG2", "можно ли прийти с собакой?"), secret)
+        .await
+        .unwrap();
+    assert_eq!(llm.status(), 200);
+    let forged = post(message("LOG3", "подделка"), "wrong-secret")
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+    let text: String = logs.try_iter().collect::<Vec<_>>().join("\n");
+    assert!(
+        text.contains("WARN") || text.contains("ERROR"),
+        "failures were logged:\n{text}"
+    );
+    let keys_dir = data.join("keys");
+    let key_material: Vec<String> = ["PHI_MASTER_KEY", "HIPAA_AUDIT_KEY"]
+        .iter()
+        .map(|k| {
+            std::fs::read_to_string(keys_dir.join(k))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    let forbidden = secrets
+        .iter()
+        .map(|(_, v)| v.to_string())
+        .chain(key_material)
+        .chain(
+            [
+                "79991234567",
+                "1234567",
+                "Анна",
+                "Петрова",
+                "пломба",
+                "собак",
+                "подделка",
+            ]
+            .map(String::from),
+        );
+    for needle in forbidden {
+        assert!(
+            !text.contains(&needle),
+            "{needle:?} appears in the log:\n{text}"
+        );
+    }
+}
