@@ -94,6 +94,20 @@ pub fn insert_contact(conn: &Connection, c: &NewContact<'_>, now: &str) -> Resul
     Ok(())
 }
 
+/// Keeps the @lid of a contact first seen by phone; a stored one is never replaced.
+pub fn set_contact_lid_if_missing(
+    conn: &Connection,
+    contact_id: &str,
+    lid_sealed: &[u8],
+    now: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE contacts SET lid_sealed = ?2, updated_at = ?3 WHERE id = ?1 AND lid_sealed IS NULL",
+    )?
+    .execute(params![contact_id, lid_sealed, now])?;
+    Ok(())
+}
+
 pub fn insert_session(conn: &Connection, s: &NewSession<'_>, now: &str) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO conversation_sessions (id, clinic_id, contact_id, provider, instance,

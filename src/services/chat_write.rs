@@ -57,6 +57,8 @@ pub struct ChatWrite {
     /// What the turn found out about the chat, under the chat's lock.
     pub lookup: ChatLookup,
     pub new_chat: Option<NewChat>,
+    /// The message's @lid sealed for a contact that exists already: kept if it has none.
+    pub known_contact_lid: Option<Vec<u8>>,
 }
 
 impl ChatWrite {
@@ -82,6 +84,14 @@ impl ChatWrite {
             .new_chat
             .as_ref()
             .ok_or_else(|| DbError::Corrupt("a new chat without its sealed contact data".into()));
+        let existing = match &self.lookup {
+            ChatLookup::Known(known) => Some(&known.contact_id),
+            ChatLookup::ContactOnly { contact_id } => Some(contact_id),
+            ChatLookup::New => None,
+        };
+        if let (Some(contact_id), Some(lid)) = (existing, &self.known_contact_lid) {
+            conversations::set_contact_lid_if_missing(c, contact_id, lid, now)?;
+        }
         let contact_id = match &self.lookup {
             ChatLookup::Known(known) => {
                 return Ok((known.contact_id.clone(), known.session_id.clone(), false));

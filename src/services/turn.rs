@@ -9,7 +9,7 @@
 use super::chat_write::{
     ChatWrite, InboundWrite, NewChat, ReplyWrite, Stored, TurnIds, store_turn,
 };
-use crate::cache::{ChatKey, ChatState};
+use crate::cache::{ChatKey, ChatLookup, ChatState};
 use crate::config::ConversationConfig;
 use crate::crypto::Aad;
 use crate::db::DbError;
@@ -139,6 +139,7 @@ impl Conversations {
                 ids: TurnIds::new(),
                 lookup: crate::cache::ChatLookup::New,
                 new_chat: None,
+                known_contact_lid: None,
             },
             address,
         )))
@@ -157,6 +158,14 @@ impl Conversations {
             .get(&chat.key)
             .await
             .map_err(TurnError::Lookup)?;
+        let existing = match &chat.lookup {
+            ChatLookup::Known(state) => Some(state.contact_id.as_str()),
+            ChatLookup::ContactOnly { contact_id } => Some(contact_id.as_str()),
+            ChatLookup::New => None,
+        };
+        chat.known_contact_lid = existing
+            .zip(m.lid.as_deref())
+            .map(|(contact, lid)| self.seal("contacts", "lid", contact, lid));
         if chat.known().is_none() {
             let ids = &chat.ids;
             let phone = m.phone.as_ref().map_or(address, |p| p.digits());

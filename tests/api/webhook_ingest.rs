@@ -301,3 +301,40 @@ async fn a_database_locked_by_another_process_gets_503_and_the_retry_is_answered
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_chat_first_seen_by_phone_keeps_its_lid_when_whatsapp_starts_using_it() {
+    let app = spawn_app().await;
+    app.ask("79990001122", "Здравствуйте").await;
+    let lid_of_contact = || {
+        app.sqlite()
+            .query_row("SELECT id, lid_sealed FROM contacts", [], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+            })
+            .unwrap()
+    };
+    assert_eq!(lid_of_contact().1, None);
+    let r = app
+        .post_evolution(&fixture("evolution_messages_upsert_lid.json"), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.sends_settled(2).await.len(), 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts"),
+        1,
+        "the same contact"
+    );
+    let (contact_id, sealed) = lid_of_contact();
+    let lid = app
+        .state
+        .shared
+        .keys
+        .phi
+        .open_string(
+            &sealed.expect("the lid was kept"),
+            frontdesk::crypto::Aad::new("contacts", "lid", &contact_id),
+        )
+        .unwrap();
+    assert_eq!(lid, "205838167351412@lid");
+    app.shutdown().await;
+}
