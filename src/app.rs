@@ -44,6 +44,8 @@ pub enum StartupError {
     Bind(#[from] BindError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Locked(#[from] crate::data_lock::LockError),
     #[error("cannot create the data dir {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -71,6 +73,8 @@ pub struct App {
     sender_queue: tokio::sync::mpsc::UnboundedReceiver<OutgoingSend>,
     gateway: Arc<GatewayClient>,
     sync: Option<(Arc<SyncTarget>, Arc<crate::resilience::Breaker>)>,
+    /// This process's hold on the data dir, released when the app is dropped.
+    _data_dir: crate::data_lock::DataDirLock,
 }
 
 /// How long a clinic-channel mapping is trusted before it is looked up again.
@@ -82,6 +86,7 @@ impl App {
         let started = Instant::now();
         let keys = Arc::new(Keys::load(&config.keys)?);
         create_private_dir(&config.data_dir)?;
+        let data_dir = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
         let db = Db::open(&config.db_path())?;
 
         let (k, now, c2) = (keys.clone(), clock.now(), config.clone());
@@ -201,6 +206,7 @@ impl App {
             sender_queue,
             gateway,
             sync: sync_target.map(|t| (t, sync_breaker)),
+            _data_dir: data_dir,
         })
     }
 
@@ -223,6 +229,8 @@ impl App {
             sender_queue,
             gateway,
             sync,
+            // Held to the end of this function: the data dir is ours until everything stopped.
+            _data_dir: _held,
         } = self;
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
         let addr = listener.local_addr()?;

@@ -66,6 +66,12 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         to: PathBuf,
     },
+    /// Put a backup in place of the database (stop the server first). The backup is
+    /// checked first (keys, audit chain); the database it replaces is kept beside it.
+    Restore {
+        #[arg(value_name = "FILE")]
+        from: PathBuf,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]

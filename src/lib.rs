@@ -10,6 +10,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod data_lock;
 pub mod db;
 pub mod domain;
 pub mod error;

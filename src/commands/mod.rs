@@ -11,6 +11,7 @@ mod keys;
 mod llm;
 mod migrate;
 pub mod prices;
+mod restore;
 mod sandbox;
 mod serve;
 mod sync;
@@ -77,6 +78,7 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
             command: LlmCommand::Models,
         } => llm::models(config).await,
         Command::Backup { to } => backup::run(config, &to).await,
+        Command::Restore { from } => restore::run(config, &from).await,
         Command::Demo => demo::run().await,
         Command::Bench(args) => bench::run(args).await,
         Command::BenchSync(args) => bench_sync::run(args).await,

@@ -15,6 +15,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         .map_err(|e| match e {
             StartupError::Key(_)
             | StartupError::Bind(_)
+            | StartupError::Locked(_)
             | StartupError::Db(crate::db::DbError::TooNew { .. }) => Failure::config(e),
             other => Failure::from(other),
         })?;

@@ -17,6 +17,7 @@ pub mod action {
     pub const STARTUP: &str = "service.startup";
     pub const SHUTDOWN: &str = "service.shutdown";
     pub const MIGRATED: &str = "database.migrated";
+    pub const RESTORED: &str = "database.restored";
     pub const WEBHOOK_REJECTED: &str = "webhook.rejected";
 }
 

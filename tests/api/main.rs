@@ -19,6 +19,7 @@ mod llm;
 mod phi;
 mod prices_cli;
 mod replies;
+mod restore;
 mod sending;
 mod smoke;
 mod sync_bench;

@@ -378,3 +378,26 @@ async fn the_log_holds_no_secret_key_or_patient_data_even_when_everything_fails(
         );
     }
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(dir.path());
+    assert!(cli.run(&["init"]).status.success());
+    let (mut first, _addr, _logs) = start_server(&cli);
+    let second = cli.run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(second.status.code(), Some(78), "{}", second.stderr_text());
+    assert!(
+        second
+            .stderr_text()
+            .contains(&format!("another frontdesk process (pid {})", first.id())),
+        "{}",
+        second.stderr_text()
+    );
+    kill(Pid::from_raw(first.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(first.wait().unwrap().success());
+    // Once it stopped, the data dir is free again.
+    let (mut again, _addr, _logs) = start_server(&cli);
+    kill(Pid::from_raw(again.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(again.wait().unwrap().success());
+}

@@ -1,0 +1,177 @@
+//! `frontdesk restore FILE`: puts a backup in place of the database while the server is
+//! stopped. The backup is checked on a copy before anything is replaced: a Frontdesk database
+//! whose keys are these keys and whose audit chain is intact (migrated first if it came from
+//! an older release). The database it replaces is kept beside it, never deleted, and the
+//! restore is recorded in the restored audit log.
+
+use super::Failure;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, KeyName};
+use crate::crypto::Keys;
+use crate::data_lock::DataDirLock;
+use crate::db::{Db, DbError, meta};
+use crate::services::audit::{self, AuditEvent, action};
+use crate::services::keys as key_binding;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Exit code for a backup whose audit chain is broken, as `audit verify` uses.
+const EX_AUDIT_BROKEN: u8 = 2;
+
+pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
+    if !from.is_file() {
+        return Err(Failure::config(anyhow::anyhow!(
+            "no backup file at {}",
+            from.display()
+        )));
+    }
+    let keys = Arc::new(Keys::load(&config.keys).map_err(Failure::config)?);
+    crate::app::create_private_dir(&config.data_dir).map_err(Failure::config)?;
+    let _ours = DataDirLock::acquire(&config.data_dir).map_err(Failure::config)?;
+
+    let live = config.db_path();
+    let staged = sibling(&live, "restoring");
+    remove_database_files(&staged)?;
+    std::fs::copy(from, &staged)?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+    let replaced = live
+        .exists()
+        .then(|| sibling(&live, &format!("before-restore-{}", stamp())));
+    let checked = check_and_record(&staged, &keys, replaced.as_deref()).await;
+    let entries = match checked {
+        Ok(entries) => entries,
+        Err(failure) => {
+            remove_database_files(&staged)?;
+            return Err(failure);
+        }
+    };
+
+    if let Some(aside) = &replaced {
+        // Closing folds the live WAL into its file, so the copy kept aside is complete.
+        Db::open_existing(&live)?.close().await?;
+        remove_sidecars(&live)?;
+        std::fs::rename(&live, aside)?;
+    }
+    remove_sidecars(&staged)?;
+    std::fs::rename(&staged, &live)?;
+    give_to_data_dir_owner(&live, &config.data_dir);
+    std::fs::File::open(&config.data_dir)?.sync_all()?;
+
+    println!(
+        "Restored {} into {}: keys match, audit log intact ({entries} entries).",
+        from.display(),
+        live.display()
+    );
+    if let Some(aside) = replaced {
+        println!("The database it replaced is kept as {}.", aside.display());
+    }
+    println!("Start the server again (on an installed server: sudo systemctl start frontdesk).");
+    Ok(())
+}
+
+/// Checks the staged copy (migrating it if it is older) and records the restore in its
+/// audit log; returns the number of audit entries verified.
+async fn check_and_record(
+    staged: &Path,
+    keys: &Arc<Keys>,
+    replaced: Option<&Path>,
+) -> Result<i64, Failure> {
+    let not_a_backup = |why: String| {
+        Failure::config(anyhow::anyhow!(
+            "{} is not a Frontdesk backup: {why}; nothing was restored",
+            staged.display()
+        ))
+    };
+    let db = match Db::open_existing(staged) {
+        Ok(db) => db,
+        Err(e @ DbError::TooNew { .. }) => return Err(Failure::config(e)),
+        Err(e) => return Err(not_a_backup(e.to_string())),
+    };
+    let k = keys.clone();
+    let checked = db
+        .read(move |c| -> Result<_, DbError> {
+            let bound =
+                meta::find(c, &meta::fingerprint_key(KeyName::HipaaAudit.env_name()))?.is_some();
+            let keys_match = key_binding::check(c, &k);
+            let chain = audit::verify(c, &k.audit)?;
+            Ok((bound, keys_match, chain))
+        })
+        .await;
+    let outcome = match checked {
+        Ok((false, ..)) => Err(not_a_backup("no keys were ever bound to it".into())),
+        Ok((true, Err(mismatch), _)) => Err(Failure::config(anyhow::anyhow!(
+            "the backup was sealed under other keys ({mismatch}); restore the keys that were \
+             in use when it was made, or pick a backup made with these; nothing was restored"
+        ))),
+        Ok((true, Ok(()), Err(broken))) => Err(Failure::new(
+            EX_AUDIT_BROKEN,
+            anyhow::anyhow!("the backup's audit log is NOT intact: {broken}; nothing was restored"),
+        )),
+        Ok((true, Ok(()), Ok(entries))) => {
+            let (k, now) = (keys.clone(), SystemClock.now());
+            let kept = replaced
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned());
+            db.write(move |c| {
+                let event = AuditEvent::new("cli", action::RESTORED)
+                    .detail(serde_json::json!({ "replaced_kept_as": kept }));
+                audit::record(c, &k.audit, now, &event)
+            })
+            .await
+            .map(|_| entries + 1)
+            .map_err(Failure::from)
+        }
+        Err(e) => Err(Failure::from(e)),
+    };
+    db.close().await?;
+    outcome
+}
+
+/// `frontdesk.db` → `frontdesk.db.<suffix>`, in the same directory (so renames are atomic).
+fn sibling(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    db.with_file_name(name)
+}
+
+/// SQLite's `-wal` and `-shm` belong to the database file they sit beside; left next to a
+/// different file they would corrupt it.
+fn remove_sidecars(db: &Path) -> std::io::Result<()> {
+    for suffix in ["wal", "shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(format!("-{suffix}"));
+        match std::fs::remove_file(PathBuf::from(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn remove_database_files(db: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(db) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    remove_sidecars(db)
+}
+
+/// Run as root on an installed server, the new file must still belong to the service user.
+fn give_to_data_dir_owner(file: &Path, data_dir: &Path) {
+    let Ok(dir) = std::fs::metadata(data_dir) else {
+        return;
+    };
+    let owned = std::fs::metadata(file).is_ok_and(|f| f.uid() == dir.uid() && f.gid() == dir.gid());
+    if !owned && let Err(e) = std::os::unix::fs::chown(file, Some(dir.uid()), Some(dir.gid())) {
+        eprintln!(
+            "warning: {} could not be given to the owner of {} ({e}); fix its ownership before starting the server",
+            file.display(),
+            data_dir.display()
+        );
+    }
+}
+
+fn stamp() -> String {
+    SystemClock.now().format("%Y%m%dT%H%M%SZ").to_string()
+}

@@ -1,0 +1,89 @@
+//! One process owns a data dir at a time: `serve` (and `restore`) hold an exclusive lock on
+//! `<data dir>/frontdesk.lock` for as long as they run. Two servers on one database would
+//! each run a sender and deliver every queued reply twice; a restore under a running server
+//! would be overwritten by its next write. The kernel releases the lock when the process
+//! ends, however it ends, so a crash never leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub const LOCK_FILE: &str = "frontdesk.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another frontdesk process ({holder}) is using {dir}; stop it first \
+         (on an installed server: sudo systemctl stop frontdesk)"
+    )]
+    Busy { dir: PathBuf, holder: String },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Held for the process's lifetime; dropping it releases the data dir.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: File,
+}
+
+impl DataDirLock {
+    /// Takes the data dir, or says who has it. Never waits.
+    pub fn acquire(data_dir: &Path) -> Result<DataDirLock, LockError> {
+        let path = data_dir.join(LOCK_FILE);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .map_or_else(|| "pid unknown".into(), |pid| format!("pid {pid}"));
+                return Err(LockError::Busy {
+                    dir: data_dir.to_owned(),
+                    holder,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        // The holder's pid, for the message a second process prints.
+        file.set_len(0).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(DataDirLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDirLock::acquire(dir.path()).unwrap();
+        let err = DataDirLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        assert!(err.contains("systemctl stop frontdesk"), "{err}");
+        drop(first);
+        DataDirLock::acquire(dir.path()).unwrap();
+    }
+}
