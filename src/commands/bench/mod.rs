@@ -77,7 +77,34 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     arrivals.wait(&warm, 1, Duration::from_secs(30)).await;
 
     eprintln!("fixed rate: {} msg/s for {} s…", args.rate, args.seconds);
-    let latency = fixed_rate(&poster, &arrivals, args.rate, args.seconds).await;
+    let mut latency = fixed_rate(&poster, &arrivals, args.rate, args.seconds).await;
+    // The server's share of it: webhook received → reply committed to the send queue.
+    let mut queued_us: Vec<f64> = sandbox
+        .state
+        .shared
+        .db
+        .read(|c| -> Result<Vec<f64>, DbError> {
+            let mut stmt = c.prepare(
+                "SELECT m.received_to_queued_us FROM message_metrics m
+                 JOIN whatsapp_messages w ON w.id = m.inbound_message_id
+                 WHERE w.provider_message_id LIKE 'RATE%'",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+            Ok(rows
+                .filter_map(Result::ok)
+                .map(|us| us as f64 / 1000.0)
+                .collect())
+        })
+        .await?;
+    queued_us.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    latency["bare_endpoint_latency_ms"] =
+        phases::bare_fixed_rate(&client, args.rate, args.seconds).await?;
+    latency["received_to_queued_ms"] = json!({
+        "p50": round(client::percentile(&queued_us, 0.50)),
+        "p99": round(client::percentile(&queued_us, 0.99)),
+        "max": round(queued_us.last().copied().unwrap_or(f64::NAN)),
+    });
 
     eprintln!(
         "flat out: {} connections for {} s…",

@@ -172,6 +172,51 @@ pub async fn bare_throughput(
     Ok(done.load(Ordering::Relaxed) as f64 / seconds as f64)
 }
 
+/// The machine's own jitter, for reading the fixed-rate figures: the same client posting to an
+/// endpoint that does nothing, at the same rate, timed request to response.
+pub async fn bare_fixed_rate(
+    client: &reqwest::Client,
+    rate: u64,
+    seconds: u64,
+) -> Result<serde_json::Value, Failure> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/bare", listener.local_addr()?);
+    let app = axum::Router::new().route("/bare", axum::routing::post(|| async { "ok" }));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let body = evolution_text_webhook(INSTANCE, "BARE", "79900000000", "Bench", QUESTIONS[0], 0);
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..rate * seconds {
+        ticker.tick().await;
+        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        tasks.spawn(async move {
+            let at = Instant::now();
+            let ok = client
+                .post(&url)
+                .body(body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            ok.then(|| at.elapsed().as_secs_f64() * 1000.0)
+        });
+    }
+    let mut ms = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Some(v)) = done {
+            ms.push(v);
+        }
+    }
+    server.abort();
+    ms.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    Ok(json!({
+        "p50": round(percentile(&ms, 0.50)),
+        "p99": round(percentile(&ms, 0.99)),
+        "max": round(ms.last().copied().unwrap_or(f64::NAN)),
+    }))
+}
+
 /// `messages` messages over chats of 20 (each chat sequential, chats concurrent), 5% of them
 /// delivered twice. Every message must get exactly one reply.
 pub async fn correctness(
