@@ -3,6 +3,7 @@
 
 pub mod followups;
 pub mod price_refresh;
+mod recent_sends;
 pub mod sender;
 pub mod sync;
 pub mod watchdog;

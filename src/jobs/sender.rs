@@ -19,12 +19,14 @@ use crate::resilience::{Admission, Backoff, Breaker};
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+pub use super::recent_sends::RecentSends;
 
 const RESCAN_EVERY: Duration = Duration::from_secs(30);
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
@@ -47,78 +49,6 @@ pub struct OutgoingSend {
     /// or a restart that carry it past then give up instead of sending what WhatsApp refuses
     /// and the patient no longer expects. Templates have no such limit.
     pub not_after: Option<DateTime<Utc>>,
-}
-
-/// Gateway ids of messages we sent recently, so their webhook echoes are not mistaken for
-/// staff typing on the phone. Bounded in time and size; both evictions take the oldest id
-/// first, so each insert costs O(1).
-pub struct RecentSends {
-    inner: Mutex<RecentInner>,
-}
-
-#[derive(Default)]
-struct RecentInner {
-    ids: HashSet<String>,
-    order: VecDeque<(std::time::Instant, String)>,
-}
-
-/// How long an echo can take to come back, and how many ids are kept at most.
-const RECENT_FOR: Duration = Duration::from_secs(600);
-const RECENT_MAX: usize = 100_000;
-
-impl Default for RecentSends {
-    fn default() -> Self {
-        Self {
-            inner: Mutex::new(RecentInner::default()),
-        }
-    }
-}
-
-impl RecentSends {
-    fn lock(&self) -> std::sync::MutexGuard<'_, RecentInner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn remember(&self, id: &str) {
-        let mut inner = self.lock();
-        let now = std::time::Instant::now();
-        while let Some((at, _)) = inner.order.front() {
-            if now.duration_since(*at) < RECENT_FOR && inner.order.len() < RECENT_MAX {
-                break;
-            }
-            if let Some((_, old)) = inner.order.pop_front() {
-                inner.ids.remove(&old);
-            }
-        }
-        if inner.ids.insert(id.to_owned()) {
-            inner.order.push_back((now, id.to_owned()));
-        }
-    }
-
-    pub fn contains(&self, id: &str) -> bool {
-        self.lock().ids.contains(id)
-    }
-
-    /// Whether `text` to `to` is one of our sends: remembered when the send starts, because
-    /// the gateway may echo it back before it answers with the message's id.
-    pub fn contains_text(&self, to: &str, text: &str) -> bool {
-        self.contains(&Self::text_key(to, text))
-    }
-
-    fn remember_text(&self, to: &str, text: &str) {
-        self.remember(&Self::text_key(to, text));
-    }
-
-    /// A digest, so no patient text or number sits in this map.
-    fn text_key(to: &str, text: &str) -> String {
-        use sha2::Digest;
-        let digest = sha2::Sha256::new()
-            .chain_update(to.as_bytes())
-            .chain_update([0])
-            .chain_update(text.trim().as_bytes())
-            .finalize();
-        format!("text:{}", hex::encode(&digest[..16]))
-    }
 }
 
 #[derive(Clone)]
