@@ -539,3 +539,34 @@ async fn shutdown_lets_an_answer_in_preparation_reach_the_patient() {
     assert_eq!(sends.len(), 1, "answered before the process stopped");
     assert_eq!(sends[0].text, "Да, с собакой можно.");
 }
+
+#[tokio::test]
+async fn a_message_arriving_while_the_model_works_is_answered_with_the_first_in_one_reply() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.set_delay(Duration::from_millis(600));
+    llm.script([
+        LlmScript::Text("(an answer to the first message only)".into()),
+        LlmScript::Text("Да, с маленькой собакой и коляской можно.".into()),
+    ]);
+    let first = evolution_text("LATE1", "79990001122", DOG);
+    assert_eq!(app.post_evolution(&first, Auth::Jwt).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(llm.requests().len(), 1, "the model is working on the first");
+    let second = evolution_text("LATE2", "79990001122", "а коляску можно оставить?");
+    assert_eq!(app.post_evolution(&second, Auth::Jwt).await.status(), 200);
+    let sends = app.sends_settled(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.gateway.sent_count(), 1, "{sends:?}");
+    assert_eq!(sends[0].text, "Да, с маленькой собакой и коляской можно.");
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2, "asked again with both messages");
+    let users: Vec<&str> = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, [DOG, "а коляску можно оставить?"]);
+    app.shutdown().await;
+}

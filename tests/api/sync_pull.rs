@@ -150,3 +150,45 @@ async fn a_failed_pull_keeps_the_local_copy() {
     assert!(app.ask("79001112233", QUESTION).await.contains("4 500 ₽"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_price_edited_centrally_while_the_clinic_was_down_is_pulled_at_start() {
+    let db = shared().database().await;
+    let app = synced_app(&db).await;
+    assert!(app.ask("79001112233", QUESTION).await.contains("4 500 ₽"));
+    let dir = app.shutdown().await;
+    db.client()
+        .await
+        .execute(
+            "UPDATE core.services SET price_minor = 512300 WHERE code = 'THER-FILL-LC'",
+            &[],
+        )
+        .await
+        .unwrap();
+    // Started again with nobody stepping the puller: the start-up pull brings the price.
+    let gateway = LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
+        .await
+        .unwrap();
+    let url = db.url.clone();
+    let app = crate::helpers::start_in(
+        dir,
+        gateway,
+        frontdesk::clock::ManualClock::new(chrono::Utc::now()),
+        move |c| {
+            c.sync.postgres_url = Some(url.into());
+            fast(&mut c.sync);
+        },
+        false,
+    )
+    .await;
+    let mut reply = String::new();
+    for _ in 0..50 {
+        reply = app.ask("79001112233", QUESTION).await;
+        if reply.contains("5 123 ₽") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reply.contains("5 123 ₽"), "{reply}");
+    app.shutdown().await;
+}
