@@ -230,6 +230,14 @@ impl Db {
         .map_err(|_| DbError::WriterGone)?
     }
 
+    /// Whether a write round trip through the single writer completes within `within`: the
+    /// writer thread is alive and not wedged (the watchdog and `/readyz` ask this).
+    pub async fn writer_responds(&self, within: Duration) -> bool {
+        let probe = self
+            .write(|c| -> Result<i64, DbError> { Ok(c.query_row("SELECT 1", [], |r| r.get(0))?) });
+        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(1)))
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
     }

@@ -1,6 +1,6 @@
-//! `/healthz`: the process answers. `/readyz`: it can do its job (database round trip,
-//! migrations current, keys loaded, not shutting down), else 503 with the reason as JSON. Sync
-//! figures are included as details only.
+//! `/healthz`: the process answers. `/readyz`: it can do its job (a database read and a write
+//! round trip through the single writer, migrations current, keys loaded, not shutting down),
+//! else 503 with the reason as JSON. Sync figures are included as details only.
 
 use crate::db::migrate;
 use crate::state::AppState;
@@ -8,6 +8,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+
+/// How long `/readyz` waits for a write round trip; a busy writer answers in milliseconds.
+const WRITER_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "alive" }))
@@ -47,6 +50,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     );
     // Reported, never a reason to be unready: the clinic works offline and sync catches up.
     checks.insert("sync".into(), state.sync.readiness());
+    // Reads alone would say ready with a dead or wedged writer, which cannot store a message.
+    if !state.shared.db.writer_responds(WRITER_PROBE).await {
+        checks.insert("writer".into(), json!("not responding"));
+        reason.get_or_insert("database writer not responding".into());
+    } else {
+        checks.insert("writer".into(), json!("ok"));
+    }
     if state.is_draining() {
         reason.get_or_insert("shutting down".into());
     }

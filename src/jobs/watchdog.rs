@@ -1,7 +1,7 @@
 //! Pings the systemd watchdog, but only while the database still answers: a wedged writer or
 //! a dead pool stops the pings and systemd restarts the service.
 
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -22,10 +22,5 @@ pub async fn run(db: Db, interval: Duration, cancel: CancellationToken) {
 
 /// One health probe: a write round trip through the single writer.
 pub async fn run_once(db: &Db) -> bool {
-    let probe =
-        db.write(|c| -> Result<i64, DbError> { Ok(c.query_row("SELECT 1", [], |r| r.get(0))?) });
-    matches!(
-        tokio::time::timeout(Duration::from_secs(5), probe).await,
-        Ok(Ok(1))
-    )
+    db.writer_responds(Duration::from_secs(5)).await
 }
