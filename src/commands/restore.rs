@@ -38,7 +38,7 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
     let replaced = live
         .exists()
         .then(|| sibling(&live, &format!("before-restore-{}", stamp())));
-    let checked = check_and_record(&staged, &keys, replaced.as_deref()).await;
+    let checked = check_and_record(from, &staged, &keys, replaced.as_deref()).await;
     let entries = match checked {
         Ok(entries) => entries,
         Err(failure) => {
@@ -70,9 +70,10 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Checks the staged copy (migrating it if it is older) and records the restore in its
-/// audit log; returns the number of audit entries verified.
+/// Checks the staged copy of `from` (migrating it if it is older) and records the restore in
+/// its audit log; returns the number of audit entries verified.
 async fn check_and_record(
+    from: &Path,
     staged: &Path,
     keys: &Arc<Keys>,
     replaced: Option<&Path>,
@@ -80,7 +81,7 @@ async fn check_and_record(
     let not_a_backup = |why: String| {
         Failure::config(anyhow::anyhow!(
             "{} is not a Frontdesk backup: {why}; nothing was restored",
-            staged.display()
+            from.display()
         ))
     };
     let db = match Db::open_existing(staged) {

@@ -156,7 +156,8 @@ async fn a_backup_under_other_keys_or_with_a_broken_chain_or_no_backup_at_all_is
         let out = Cli::new(dir.path()).run(&["restore", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(78), "{name}: {}", out.stderr_text());
         assert!(
-            out.stderr_text().contains("is not a Frontdesk backup"),
+            out.stderr_text()
+                .contains(&format!("{} is not a Frontdesk backup", path.display())),
             "{}",
             out.stderr_text()
         );
