@@ -243,7 +243,7 @@ async fn shutdown_flushes_the_backlog_within_its_deadline_and_never_waits_longer
     let started = std::time::Instant::now();
     s.worker.flush(Duration::from_millis(300)).await;
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < Duration::from_millis(2500),
         "{:?}",
         started.elapsed()
     );

@@ -117,7 +117,7 @@ async fn an_echo_that_arrives_before_the_gateway_answers_the_send_is_not_mistake
     // echo carries an id we have not heard yet, but our text to that chat.
     app.gateway
         .script([frontdesk::local_gateway::Scripted::Delay(
-            Duration::from_millis(800),
+            Duration::from_millis(1500),
         )]);
     let r = app
         .post_evolution(
@@ -126,7 +126,14 @@ async fn an_echo_that_arrives_before_the_gateway_answers_the_send_is_not_mistake
         )
         .await;
     assert_eq!(r.status(), 200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The send has reached the gateway, which holds it.
+    for _ in 0..200 {
+        if app.gateway.attempts() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(app.gateway.attempts(), 2);
     assert!(app.gateway.sends().len() < 2, "the send was not held");
     let mut echo: serde_json::Value =
         serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
