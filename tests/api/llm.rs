@@ -53,6 +53,17 @@ async fn model_is_working(llm: &LocalLlm, n: usize) {
     assert_eq!(llm.requests().len(), n, "the model is working on it");
 }
 
+/// The texts of one request's messages with this role, in order.
+fn contents<'a>(request: &'a serde_json::Value, role: &str) -> Vec<&'a str> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == role)
+        .map(|m| m["content"].as_str().unwrap())
+        .collect()
+}
+
 fn last_handoff(app: &TestApp) -> Option<String> {
     app.query_string("SELECT reason FROM handoffs ORDER BY created_at DESC LIMIT 1")
 }
@@ -156,19 +167,8 @@ async fn a_tool_call_round_trip_answers_with_the_listed_price() {
     assert!(reply.contains("4 500 ₽"), "{reply}");
     let requests = llm.requests();
     assert_eq!(requests.len(), 2);
-    let tool_result = requests[1]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .unwrap();
-    assert!(
-        tool_result["content"]
-            .as_str()
-            .unwrap()
-            .contains("4\u{a0}500"),
-        "{tool_result}"
-    );
+    let tool_result = contents(&requests[1], "tool")[0];
+    assert!(tool_result.contains("4\u{a0}500"), "{tool_result}");
     let c = app.sqlite();
     let (route, model, calls, tin, tout, ttft, total): (String, String, i64, i64, i64, Option<i64>, i64) = c
         .query_row(
@@ -374,14 +374,7 @@ async fn three_quick_messages_get_one_answer_covering_them_in_order() {
     assert_eq!(app.gateway.sent_count(), 1, "{sends:?}");
     let requests = llm.requests();
     assert_eq!(requests.len(), 1);
-    let users: Vec<&str> = requests[0]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
-    assert_eq!(users, texts);
+    assert_eq!(contents(&requests[0], "user"), texts);
     app.shutdown().await;
 }
 
@@ -489,16 +482,7 @@ async fn clinic_info_and_handoff_tools_give_the_model_the_clinic_and_staff_the_c
     );
     let requests = llm.requests();
     assert_eq!(requests.len(), 3);
-    let info = requests[1]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let info: serde_json::Value = serde_json::from_str(contents(&requests[1], "tool")[0]).unwrap();
     assert_eq!(info["opening_hours"]["mon"][0], "09:00-20:00", "{info}");
     assert!(
         info["address"].as_str().is_some_and(|a| !a.is_empty()),
@@ -578,13 +562,9 @@ async fn a_message_arriving_while_the_model_works_is_answered_with_the_first_in_
     assert_eq!(sends[0].text, "Да, с маленькой собакой и коляской можно.");
     let requests = llm.requests();
     assert_eq!(requests.len(), 2, "asked again with both messages");
-    let users: Vec<&str> = requests[1]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
-    assert_eq!(users, [DOG, "а коляску можно оставить?"]);
+    assert_eq!(
+        contents(&requests[1], "user"),
+        [DOG, "а коляску можно оставить?"]
+    );
     app.shutdown().await;
 }
