@@ -39,14 +39,25 @@ impl DataDirLock {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let existed = path.exists();
+        let opened = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
+            .open(&path);
+        let (mut file, writable) = match opened {
+            Ok(file) => (file, true),
+            // Made by another user (root running `restore`): a lock needs no write access.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                (File::open(&path).map_err(io)?, false)
+            }
+            Err(e) => return Err(io(e)),
+        };
+        if !existed {
+            give_to_owner_of(&path, data_dir);
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -63,9 +74,20 @@ impl DataDirLock {
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         // The holder's pid, for the message a second process prints.
-        file.set_len(0).map_err(io)?;
-        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        if writable {
+            file.set_len(0).map_err(io)?;
+            writeln!(file, "{}", std::process::id()).map_err(io)?;
+        }
         Ok(DataDirLock { _file: file })
+    }
+}
+
+/// Run as root on an installed server, a new lock file belongs to the service user, like the
+/// rest of its data dir. Best effort: as that user already, there is nothing to change.
+fn give_to_owner_of(path: &Path, data_dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(dir) = std::fs::metadata(data_dir) {
+        let _ = std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid()));
     }
 }
 
