@@ -56,7 +56,8 @@ impl DataDirLock {
             Err(e) => return Err(io(e)),
         };
         if !existed {
-            give_to_owner_of(&path, data_dir);
+            // Best effort: the lock works whoever owns the file.
+            let _ = give_to_data_dir_owner(&path, data_dir);
         }
         match file.try_lock() {
             Ok(()) => {}
@@ -82,13 +83,16 @@ impl DataDirLock {
     }
 }
 
-/// Run as root on an installed server, a new lock file belongs to the service user, like the
-/// rest of its data dir. Best effort: as that user already, there is nothing to change.
-fn give_to_owner_of(path: &Path, data_dir: &Path) {
+/// Gives `path` to the owner of `data_dir` unless it has it already: a file root makes on an
+/// installed server (`restore`, or this lock) must still belong to the service user.
+pub fn give_to_data_dir_owner(path: &Path, data_dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    if let Ok(dir) = std::fs::metadata(data_dir) {
-        let _ = std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid()));
+    let dir = std::fs::metadata(data_dir)?;
+    let file = std::fs::metadata(path)?;
+    if (file.uid(), file.gid()) == (dir.uid(), dir.gid()) {
+        return Ok(());
     }
+    std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid()))
 }
 
 #[cfg(test)]

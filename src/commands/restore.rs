@@ -8,11 +8,11 @@ use super::Failure;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, KeyName};
 use crate::crypto::Keys;
-use crate::data_lock::DataDirLock;
+use crate::data_lock::{DataDirLock, give_to_data_dir_owner};
 use crate::db::{Db, DbError, meta};
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::keys as key_binding;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,7 +55,14 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
     }
     remove_sidecars(&staged)?;
     std::fs::rename(&staged, &live)?;
-    give_to_data_dir_owner(&live, &config.data_dir);
+    if let Err(e) = give_to_data_dir_owner(&live, &config.data_dir) {
+        eprintln!(
+            "warning: {} could not be given to the owner of {} ({e}); fix its ownership before \
+             starting the server",
+            live.display(),
+            config.data_dir.display()
+        );
+    }
     std::fs::File::open(&config.data_dir)?.sync_all()?;
 
     println!(
@@ -156,21 +163,6 @@ fn remove_database_files(db: &Path) -> std::io::Result<()> {
         _ => {}
     }
     remove_sidecars(db)
-}
-
-/// Run as root on an installed server, the new file must still belong to the service user.
-fn give_to_data_dir_owner(file: &Path, data_dir: &Path) {
-    let Ok(dir) = std::fs::metadata(data_dir) else {
-        return;
-    };
-    let owned = std::fs::metadata(file).is_ok_and(|f| f.uid() == dir.uid() && f.gid() == dir.gid());
-    if !owned && let Err(e) = std::os::unix::fs::chown(file, Some(dir.uid()), Some(dir.gid())) {
-        eprintln!(
-            "warning: {} could not be given to the owner of {} ({e}); fix its ownership before starting the server",
-            file.display(),
-            data_dir.display()
-        );
-    }
 }
 
 fn stamp() -> String {
