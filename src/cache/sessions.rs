@@ -56,6 +56,15 @@ impl ChatLookup {
             _ => None,
         }
     }
+
+    /// The contact of a chat seen before (with or without an open session).
+    pub fn existing_contact_id(&self) -> Option<&str> {
+        match self {
+            ChatLookup::Known(s) => Some(&s.contact_id),
+            ChatLookup::ContactOnly { contact_id } => Some(contact_id),
+            ChatLookup::New => None,
+        }
+    }
 }
 
 type Lookup = Result<ChatLookup, Arc<DbError>>;

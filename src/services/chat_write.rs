@@ -84,12 +84,9 @@ impl ChatWrite {
             .new_chat
             .as_ref()
             .ok_or_else(|| DbError::Corrupt("a new chat without its sealed contact data".into()));
-        let existing = match &self.lookup {
-            ChatLookup::Known(known) => Some(&known.contact_id),
-            ChatLookup::ContactOnly { contact_id } => Some(contact_id),
-            ChatLookup::New => None,
-        };
-        if let (Some(contact_id), Some(lid)) = (existing, &self.known_contact_lid) {
+        if let (Some(contact_id), Some(lid)) =
+            (self.lookup.existing_contact_id(), &self.known_contact_lid)
+        {
             conversations::set_contact_lid_if_missing(c, contact_id, lid, now)?;
         }
         let contact_id = match &self.lookup {

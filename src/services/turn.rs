@@ -9,7 +9,7 @@
 use super::chat_write::{
     ChatWrite, InboundWrite, NewChat, ReplyWrite, Stored, TurnIds, store_turn,
 };
-use crate::cache::{ChatKey, ChatLookup, ChatState};
+use crate::cache::{ChatKey, ChatState};
 use crate::config::ConversationConfig;
 use crate::crypto::Aad;
 use crate::db::DbError;
@@ -158,12 +158,9 @@ impl Conversations {
             .get(&chat.key)
             .await
             .map_err(TurnError::Lookup)?;
-        let existing = match &chat.lookup {
-            ChatLookup::Known(state) => Some(state.contact_id.as_str()),
-            ChatLookup::ContactOnly { contact_id } => Some(contact_id.as_str()),
-            ChatLookup::New => None,
-        };
-        chat.known_contact_lid = existing
+        chat.known_contact_lid = chat
+            .lookup
+            .existing_contact_id()
             .zip(m.lid.as_deref())
             .map(|(contact, lid)| self.seal("contacts", "lid", contact, lid));
         if chat.known().is_none() {
