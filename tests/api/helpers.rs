@@ -103,6 +103,22 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
     start_in(dir, gateway, clock, customise, true).await
 }
 
+/// Starts the app again on a data dir a stopped app left (after the test changed something
+/// while it was down), with a fresh gateway and clock.
+pub async fn start_again(dir: TempDir, customise: impl FnOnce(&mut Config)) -> TestApp {
+    let gateway = LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
+        .await
+        .unwrap();
+    start_in(
+        dir,
+        gateway,
+        ManualClock::new(chrono::Utc::now()),
+        customise,
+        false,
+    )
+    .await
+}
+
 /// Starts (or restarts) the app on an existing data dir.
 pub async fn start_in(
     dir: TempDir,

@@ -68,19 +68,7 @@ async fn a_backup_is_restored_and_the_database_it_replaced_is_kept() {
     assert_eq!(last, "database.restored");
     drop(conn);
     // And the server starts on it.
-    let app = crate::helpers::start_in(
-        dir,
-        frontdesk::local_gateway::LocalGateway::start(
-            crate::helpers::EVOLUTION_API_KEY,
-            crate::helpers::CLOUD_TOKEN,
-        )
-        .await
-        .unwrap(),
-        frontdesk::clock::ManualClock::new(chrono::Utc::now()),
-        |_| {},
-        false,
-    )
-    .await;
+    let app = crate::helpers::start_again(dir, |_| {}).await;
     assert!(
         app.ask("79990001122", "Сколько стоит пломба?")
             .await

@@ -166,20 +166,11 @@ async fn a_price_edited_centrally_while_the_clinic_was_down_is_pulled_at_start()
         .await
         .unwrap();
     // Started again with nobody stepping the puller: the start-up pull brings the price.
-    let gateway = LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
-        .await
-        .unwrap();
     let url = db.url.clone();
-    let app = crate::helpers::start_in(
-        dir,
-        gateway,
-        frontdesk::clock::ManualClock::new(chrono::Utc::now()),
-        move |c| {
-            c.sync.postgres_url = Some(url.into());
-            fast(&mut c.sync);
-        },
-        false,
-    )
+    let app = crate::helpers::start_again(dir, move |c| {
+        c.sync.postgres_url = Some(url.into());
+        fast(&mut c.sync);
+    })
     .await;
     let mut reply = String::new();
     for _ in 0..50 {
