@@ -32,8 +32,9 @@ pub struct PendingSend {
     pub chat_sealed: Vec<u8>,
     /// The message's kind: "text", or "template" (a Cloud API template as JSON).
     pub kind: String,
-    /// The patient's last message in the chat: free text may go out until 24 h after it.
-    pub last_inbound_at: Option<String>,
+    /// For a message nobody asked for (a follow-up: it answers no message), the patient's last
+    /// message in the chat; free text may go out until 24 h after it. `None` for a reply.
+    pub unsolicited_since: Option<String>,
 }
 
 /// The reason recorded for free text that could not go out before WhatsApp's 24-hour window
@@ -44,7 +45,8 @@ pub const WINDOW_CLOSED: &str = "WhatsApp's 24-hour window closed before the mes
 pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.message_id, m.session_id, m.provider, m.instance, o.attempts,
-                o.next_attempt_at, m.body_sealed, s.chat_sealed, m.kind, s.last_inbound_at
+                o.next_attempt_at, m.body_sealed, s.chat_sealed, m.kind,
+                CASE WHEN m.reply_to IS NULL THEN s.last_inbound_at END
          FROM send_outbox o
          JOIN whatsapp_messages m ON m.id = o.message_id
          JOIN conversation_sessions s ON s.id = m.session_id
@@ -63,7 +65,7 @@ pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
             body_sealed: r.get(7)?,
             chat_sealed: r.get(8)?,
             kind: r.get(9)?,
-            last_inbound_at: r.get(10)?,
+            unsolicited_since: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

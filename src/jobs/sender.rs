@@ -45,9 +45,11 @@ pub struct OutgoingSend {
     pub template: Option<CloudTemplate>,
     pub attempts: u32,
     pub not_before: Option<DateTime<Utc>>,
-    /// Free text must reach the gateway before this (WhatsApp's 24-hour window): retries
-    /// or a restart that carry it past then give up instead of sending what WhatsApp refuses
-    /// and the patient no longer expects. Templates have no such limit.
+    /// Free text nobody asked for (a follow-up) must reach the gateway before this (WhatsApp's
+    /// 24-hour window): retries or a restart that carry it past then give up instead of sending
+    /// what WhatsApp refuses and the patient no longer expects. Replies and templates have no
+    /// such limit (a reply's window is the message it answers; the gateway timestamps that,
+    /// and a late delivery or a skewed clock must not cost the patient the answer).
     pub not_after: Option<DateTime<Utc>>,
 }
 
@@ -259,7 +261,7 @@ impl Sender {
             attempts: row.attempts,
             not_before: time::from_db(&row.next_attempt_at).ok(),
             not_after: window::closes_at(
-                row.last_inbound_at
+                row.unsolicited_since
                     .as_deref()
                     .and_then(|t| time::from_db(t).ok()),
             ),

@@ -306,7 +306,7 @@ impl Conversations {
             template: None,
             attempts: 0,
             not_before: None,
-            not_after: crate::domain::window::closes_at(Some(now)),
+            not_after: None,
         });
         self.ctx.metrics.replies.inc(&[planned.route]);
         self.ctx

@@ -209,3 +209,32 @@ async fn an_evolution_v1_gateway_gets_the_v1_body_and_its_answer_is_recorded() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_reply_to_a_message_the_gateway_delivered_late_still_goes_out_after_a_restart() {
+    let app = spawn_app().await;
+    app.gateway.stop();
+    // Evolution redelivered a webhook it had failed to deliver for two days; the message
+    // carries its original timestamp.
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).timestamp();
+    let late = frontdesk::local_gateway::evolution_text_webhook(
+        INSTANCE,
+        "LATE1",
+        "79990001122",
+        "Анна Петрова",
+        "Сколько стоит пломба?",
+        two_days_ago,
+    );
+    assert_eq!(app.post_evolution(&late, Auth::Jwt).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gateway = LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
+        .await
+        .unwrap();
+    // After the restart the reply comes from the outbox on disk, not from the turn.
+    let app = app.restart(gateway).await;
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(10)).await;
+    assert_eq!(sends.len(), 1, "a reply is not held to the 24-hour window");
+    assert!(sends[0].text.contains('₽'), "{}", sends[0].text);
+    outbox_settled(&app).await;
+    app.shutdown().await;
+}
