@@ -29,7 +29,7 @@ use std::time::Duration;
 use tracing::Span;
 
 pub use rusqlite;
-pub use writer::WriterStats;
+pub use writer::{MAX_DEFER, WriterStats};
 
 pub type ReadPool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -190,7 +190,19 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        self.inner.writer.submit(f, Span::current()).await
+        self.inner.writer.submit(f, Span::current(), false).await
+    }
+
+    /// Like [`Db::write`], for bookkeeping nobody is waiting on: instead of a commit of its
+    /// own, the job joins the next ordinary write's commit, or commits on its own after at
+    /// most [`MAX_DEFER`]. It still runs in submission order; it resolves once committed.
+    pub async fn write_deferred<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.inner.writer.submit(f, Span::current(), true).await
     }
 
     /// Runs `f` on a pooled read-only connection, off the async threads.

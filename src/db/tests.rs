@@ -292,3 +292,65 @@ fn a_failing_migration_leaves_the_database_at_its_previous_version() {
         }
     );
 }
+
+#[tokio::test]
+async fn a_deferred_write_rides_in_the_next_commit_and_keeps_its_place_in_order() {
+    let (_dir, db) = temp_db();
+    let before = db.writer_stats();
+    // `join` polls the deferred write first, so it is queued first.
+    let (deferred, seen) = futures::future::join(
+        db.write_deferred(|c| meta::set(c, "deferred", "first", &now())),
+        db.write(|c| meta::find(c, "deferred")),
+    )
+    .await;
+    deferred.unwrap();
+    assert_eq!(
+        seen.unwrap().as_deref(),
+        Some("first"),
+        "run in submission order"
+    );
+    let after = db.writer_stats();
+    assert_eq!(after.jobs - before.jobs, 2);
+    assert_eq!(
+        after.commits - before.commits,
+        1,
+        "the two jobs shared one commit"
+    );
+}
+
+#[tokio::test]
+async fn a_deferred_write_alone_commits_within_its_limit() {
+    let (_dir, db) = temp_db();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        db.write_deferred(|c| meta::set(c, "alone", "yes", &now())),
+    )
+    .await
+    .expect("a deferred write with nothing after it still commits")
+    .unwrap();
+    assert!(
+        started.elapsed() >= MAX_DEFER / 2,
+        "it waited for company first"
+    );
+    let stored = db.read(|c| meta::find(c, "alone")).await.unwrap();
+    assert_eq!(stored.as_deref(), Some("yes"));
+}
+
+#[tokio::test]
+async fn closing_commits_a_deferred_write_still_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let db = Db::open(&path).unwrap();
+    let (deferred, closed) = futures::future::join(
+        db.write_deferred(|c| meta::set(c, "late", "kept", &now())),
+        db.close(),
+    )
+    .await;
+    deferred.unwrap();
+    closed.unwrap();
+    drop(db);
+    let db = Db::open(&path).unwrap();
+    let kept = db.read(|c| meta::find(c, "late")).await.unwrap();
+    assert_eq!(kept.as_deref(), Some("kept"));
+}

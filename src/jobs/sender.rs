@@ -189,7 +189,10 @@ impl Sender {
     }
 
     /// Writes the outcomes gathered so far in one job, unless one is already being written
-    /// (those gathered meanwhile go in the next one).
+    /// (those gathered meanwhile go in the next one). The job is deferred: it joins the next
+    /// turn's commit (or commits within `db::MAX_DEFER`) instead of costing a commit per
+    /// delivery. Until it commits, a crash would send that reply again after the restart, as
+    /// it would with any delivery whose outcome is not yet on disk.
     fn flush_outcomes(&mut self) {
         if self.outcomes.is_empty() || !self.persisting.is_empty() {
             return;
@@ -198,7 +201,7 @@ impl Sender {
         let db = self.db.clone();
         self.persisting.spawn(async move {
             if let Err(e) = db
-                .write(move |c| outbox::record_outcomes(c, &outcomes))
+                .write_deferred(move |c| outbox::record_outcomes(c, &outcomes))
                 .await
             {
                 tracing::error!(error = %e, "cannot record send outcomes");
