@@ -43,6 +43,29 @@ pub struct BenchArgs {
     pub llm: bool,
 }
 
+/// What the single writer did between two readings: commits, jobs per commit, time per job
+/// and per commit, and the share of the interval it was busy (a queue forms as that nears 1).
+fn writer_figures(
+    before: crate::db::WriterStats,
+    after: crate::db::WriterStats,
+    over: Duration,
+) -> serde_json::Value {
+    let commits = after.commits - before.commits;
+    let jobs = after.jobs - before.jobs;
+    let (exec, commit) = (
+        after.exec_us - before.exec_us,
+        after.commit_us - before.commit_us,
+    );
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    json!({
+        "commits": commits,
+        "jobs_per_commit": round(jobs as f64 / commits.max(1) as f64),
+        "exec_us_per_job": exec / jobs.max(1),
+        "commit_us_per_commit": commit / commits.max(1),
+        "busy": round((exec + commit) as f64 / over.as_micros().max(1) as f64),
+    })
+}
+
 pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     if args.llm {
         return llm::run().await;
@@ -77,7 +100,14 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     arrivals.wait(&warm, 1, Duration::from_secs(30)).await;
 
     eprintln!("fixed rate: {} msg/s for {} s…", args.rate, args.seconds);
+    let w0 = sandbox.state.shared.db.writer_stats();
+    let started = std::time::Instant::now();
     let mut latency = fixed_rate(&poster, &arrivals, args.rate, args.seconds).await;
+    latency["database"] = writer_figures(
+        w0,
+        sandbox.state.shared.db.writer_stats(),
+        started.elapsed(),
+    );
     // The server's share of it: webhook received → reply committed to the send queue.
     let mut queued_us: Vec<f64> = sandbox
         .state
@@ -110,16 +140,17 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         "flat out: {} connections for {} s…",
         args.concurrency, args.seconds
     );
-    let w0 = sandbox.state.shared.db.writer_stats();
+    let (w0, started) = (
+        sandbox.state.shared.db.writer_stats(),
+        std::time::Instant::now(),
+    );
     let (throughput, acknowledged) =
         max_throughput(&poster, &sandbox.gateway, args.concurrency, args.seconds).await;
-    let w1 = sandbox.state.shared.db.writer_stats();
-    let flat_db = json!({
-        "commits": w1.commits - w0.commits,
-        "jobs_per_commit": ((w1.jobs - w0.jobs) as f64 / (w1.commits - w0.commits).max(1) as f64 * 10.0).round() / 10.0,
-        "exec_us_per_job": (w1.exec_us - w0.exec_us) / (w1.jobs - w0.jobs).max(1),
-        "commit_us_per_commit": (w1.commit_us - w0.commit_us) / (w1.commits - w0.commits).max(1),
-    });
+    let flat_db = writer_figures(
+        w0,
+        sandbox.state.shared.db.writer_stats(),
+        started.elapsed(),
+    );
     let bare = bare_throughput(&client, args.concurrency, args.seconds).await?;
 
     eprintln!("correctness: {} messages…", args.messages);
@@ -144,7 +175,6 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
             )?)
         })
         .await?;
-    let writer = sandbox.state.shared.db.writer_stats();
     let report = json!({
         "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) },
         "fixed_rate": latency,
@@ -161,13 +191,6 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
             "replies": figures.1,
             "fallback_replies": figures.2,
             "max_remote_calls_before_send": figures.0,
-        },
-        "database": {
-            "write_jobs": writer.jobs,
-            "commits": writer.commits,
-            "jobs_per_commit": ((writer.jobs as f64 / writer.commits.max(1) as f64) * 10.0).round() / 10.0,
-            "exec_us_per_job": writer.exec_us / writer.jobs.max(1),
-            "commit_us_per_commit": writer.commit_us / writer.commits.max(1),
         },
     });
     println!(
