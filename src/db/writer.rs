@@ -6,8 +6,9 @@
 //! A job may also be *deferred*: it waits (at most `MAX_DEFER`) for the next ordinary job and
 //! rides in that job's commit instead of paying a commit of its own. Each commit writes every
 //! page it touched to the WAL and fsyncs; the sender's bookkeeping after each delivery, left
-//! to commit alone, doubled the commits per message and kept the writer about half busy at a
-//! few hundred messages per second, which is where waiting in its queue started to show.
+//! to commit alone, made two commits of every message at a steady few hundred messages per
+//! second (`frontdesk bench` at 500/s: 1.07 commits per message with it deferred, and 113
+//! instead of 135 KB written to disk per message).
 //! Jobs still run in the order they were submitted: a deferred job stays in the channel's
 //! order, so an ordinary job submitted after it (a delivery receipt for that message, say)
 //! runs after it in the same transaction.
