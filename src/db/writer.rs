@@ -173,11 +173,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
         }
         let full = batch.len() >= MAX_BATCH;
         if !batch.is_empty() && (due || full || close.is_some()) {
-            counters
-                .jobs
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            counters.commits.fetch_add(1, Ordering::Relaxed);
-            commit_batch(&mut conn, batch.drain(..), counters);
+            commit_batch(&mut conn, &mut batch, counters);
         }
         if batch.is_empty() {
             due = false;
@@ -200,7 +196,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
     }
     // Every sender is gone: deferred jobs still waiting are committed, not dropped.
     if !batch.is_empty() {
-        commit_batch(&mut conn, batch.drain(..), counters);
+        commit_batch(&mut conn, &mut batch, counters);
     }
 }
 
@@ -211,7 +207,13 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_batch(conn: &mut Connection, jobs: impl Iterator<Item = Job>, counters: &Counters) {
+/// Runs and commits every job in `batch`, leaving it empty.
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, counters: &Counters) {
+    counters
+        .jobs
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    counters.commits.fetch_add(1, Ordering::Relaxed);
+    let jobs = batch.drain(..);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     let started = std::time::Instant::now();
     let mut executed = started;
