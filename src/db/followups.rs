@@ -219,13 +219,15 @@ pub fn mark_undelivered(
     reason: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.prepare_cached(
-        "UPDATE followups SET status = ?2, last_error = ?3, updated_at = ?4
-         WHERE message_id = ?1 AND status = 'sent'",
-    )?
-    .execute(params![message_id, status, reason, now])?;
+    conn.prepare_cached(MARK_UNDELIVERED)?
+        .execute(params![message_id, status, reason, now])?;
     Ok(())
 }
+
+/// Looks the follow-up up by `followups_message` (migration 5), not by a scan.
+pub(super) const MARK_UNDELIVERED: &str =
+    "UPDATE followups SET status = ?2, last_error = ?3, updated_at = ?4
+     WHERE message_id = ?1 AND status = 'sent'";
 
 /// A stored follow-up as staff listings and tests see it (text still sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "service_names",
         sql: include_str!("../../schema/0004_service_names.sql"),
     },
+    Migration {
+        version: 5,
+        name: "followup_message_index",
+        sql: include_str!("../../schema/0005_followup_message_index.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

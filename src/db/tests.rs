@@ -354,3 +354,24 @@ async fn closing_commits_a_deferred_write_still_waiting() {
     let kept = db.read(|c| meta::find(c, "late")).await.unwrap();
     assert_eq!(kept.as_deref(), Some("kept"));
 }
+
+#[tokio::test]
+async fn an_undelivered_follow_up_is_found_by_index_not_by_scan() {
+    let (_dir, db) = temp_db();
+    let plan = db
+        .read(|c| -> Result<Vec<String>, DbError> {
+            let mut stmt = c.prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                super::followups::MARK_UNDELIVERED
+            ))?;
+            let rows = stmt.query_map(["m", "failed", "x", "now"], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("USING INDEX followups_message")),
+        "{plan:?}"
+    );
+}
