@@ -146,6 +146,11 @@ pub struct SenderConfig {
     pub max_attempts: u32,
     pub connect_timeout_ms: u64,
     pub read_timeout_ms: u64,
+    /// How often the outbox is re-read for pending sends nobody handed over (a safety net;
+    /// replies are handed over as they commit, and the queue is loaded at start). Not a file
+    /// setting: tests shorten it.
+    #[serde(skip)]
+    pub rescan_every: std::time::Duration,
 }
 
 impl Default for ConversationConfig {
@@ -173,6 +178,7 @@ impl Default for SenderConfig {
             max_attempts: 12,
             connect_timeout_ms: 2_000,
             read_timeout_ms: 15_000,
+            rescan_every: std::time::Duration::from_secs(30),
         }
     }
 }

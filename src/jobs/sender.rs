@@ -22,13 +22,14 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use super::recent_sends::RecentSends;
 
-const RESCAN_EVERY: Duration = Duration::from_secs(30);
+/// How long the sender waits before writing outcomes again after a failed attempt.
+const RECORD_RETRY: Duration = Duration::from_secs(1);
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
 
 /// One reply to deliver; plaintext lives only in memory.
@@ -77,7 +78,9 @@ pub struct Sender {
     recent: Arc<RecentSends>,
     rx: mpsc::UnboundedReceiver<OutgoingSend>,
     chats: HashMap<String, VecDeque<OutgoingSend>>,
-    /// Outbox ids queued or in flight (so a rescan does not queue them twice).
+    /// Outbox ids queued, in flight, or delivered with the outcome not yet committed: a rescan
+    /// skips them. (An id leaves only once its outcome is on disk; until then the outbox row
+    /// still reads `pending`, and the rescan would send the reply a second time.)
     known: HashSet<String>,
     busy: HashSet<String>,
     ready: VecDeque<String>,
@@ -88,7 +91,8 @@ pub struct Sender {
     /// runs at a time, and the sender waits for it before stopping, so a delivered message is
     /// never left looking pending (which would send it again after a restart).
     outcomes: Vec<outbox::SendOutcome>,
-    persisting: JoinSet<()>,
+    /// The job writing outcomes: the outbox ids it settled, or the outcomes back to write again.
+    persisting: JoinSet<Result<Vec<String>, Vec<outbox::SendOutcome>>>,
 }
 
 enum Outcome {
@@ -150,7 +154,7 @@ impl Sender {
 
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut inflight: JoinSet<(OutgoingSend, Outcome)> = JoinSet::new();
-        let mut rescan = tokio::time::interval(RESCAN_EVERY);
+        let mut rescan = tokio::time::interval(self.config.rescan_every);
         loop {
             self.dispatch(&mut inflight);
             self.flush_outcomes();
@@ -171,7 +175,9 @@ impl Sender {
                         self.finish(send, outcome);
                     }
                 }
-                Some(_) = self.persisting.join_next(), if !self.persisting.is_empty() => {}
+                Some(done) = self.persisting.join_next(), if !self.persisting.is_empty() => {
+                    self.recorded(done);
+                }
                 _ = rescan.tick() => self.load_pending().await,
                 _ = tokio::time::sleep(wake) => self.promote_due(),
             }
@@ -183,7 +189,9 @@ impl Sender {
                 self.finish(send, outcome);
             }
         }
-        while self.persisting.join_next().await.is_some() {}
+        while let Some(done) = self.persisting.join_next().await {
+            self.recorded(done);
+        }
         self.flush_outcomes();
         while self.persisting.join_next().await.is_some() {}
     }
@@ -197,16 +205,41 @@ impl Sender {
         if self.outcomes.is_empty() || !self.persisting.is_empty() {
             return;
         }
-        let outcomes = std::mem::take(&mut self.outcomes);
+        let outcomes = Arc::new(std::mem::take(&mut self.outcomes));
         let db = self.db.clone();
         self.persisting.spawn(async move {
-            if let Err(e) = db
-                .write_deferred(move |c| outbox::record_outcomes(c, &outcomes))
+            let writing = outcomes.clone();
+            match db
+                .write_deferred(move |c| outbox::record_outcomes(c, &writing))
                 .await
             {
-                tracing::error!(error = %e, "cannot record send outcomes");
+                Ok(()) => Ok(outcomes.iter().filter_map(settled_id).collect()),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot record send outcomes; will retry");
+                    tokio::time::sleep(RECORD_RETRY).await;
+                    Err(Arc::unwrap_or_clone(outcomes))
+                }
             }
         });
+    }
+
+    /// A write of outcomes ended: the sends it settled may be listed by a rescan again (their
+    /// rows are no longer pending); outcomes that could not be written go first in the next.
+    fn recorded(&mut self, done: Result<Result<Vec<String>, Vec<outbox::SendOutcome>>, JoinError>) {
+        match done {
+            Ok(Ok(settled)) => {
+                for id in settled {
+                    self.known.remove(&id);
+                }
+            }
+            Ok(Err(mut again)) => {
+                again.append(&mut self.outcomes);
+                self.outcomes = again;
+            }
+            // Not written: the rows stay pending and their ids known, so nothing is sent
+            // twice before the next start (which sends them again, as after any crash).
+            Err(e) => tracing::error!(error = %e, "the job recording send outcomes failed"),
+        }
     }
 
     /// Loads pending outbox rows not already queued (start-up and the periodic safety net).
@@ -433,7 +466,7 @@ impl Sender {
             }
         };
         if done {
-            self.known.remove(&send.outbox_id);
+            // `send.outbox_id` stays known until its outcome is committed (`recorded`).
             if let Some(queue) = self.chats.get_mut(&session) {
                 queue.pop_front();
                 match queue.front() {
@@ -447,5 +480,14 @@ impl Sender {
                 }
             }
         }
+    }
+}
+
+/// The outbox id an outcome takes out of the queue for good (a retry keeps it queued).
+fn settled_id(outcome: &outbox::SendOutcome) -> Option<String> {
+    match outcome {
+        outbox::SendOutcome::Sent { outbox_id, .. }
+        | outbox::SendOutcome::Failed { outbox_id, .. } => Some(outbox_id.clone()),
+        outbox::SendOutcome::Retry { .. } => None,
     }
 }

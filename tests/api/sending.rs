@@ -238,3 +238,36 @@ async fn a_reply_to_a_message_the_gateway_delivered_late_still_goes_out_after_a_
     outbox_settled(&app).await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_safety_rescan_never_sends_a_delivered_reply_again() {
+    // A delivery's outcome is committed up to 20 ms after the gateway accepted it; a rescan
+    // every 5 ms lands in that gap again and again while 120 chats are being answered.
+    let app = spawn_app_with(|c| c.sender.rescan_every = Duration::from_millis(5)).await;
+    let chats = 120;
+    let bodies: Vec<Vec<u8>> = (0..chats)
+        .map(|i| {
+            evolution_text(
+                &format!("RS{i}"),
+                &format!("7999200{i:04}"),
+                "цена на пломбы",
+            )
+        })
+        .collect();
+    let posts = bodies.iter().map(|b| app.post_evolution(b, Auth::Jwt));
+    for r in futures::future::join_all(posts).await {
+        assert_eq!(r.status(), 200);
+    }
+    app.gateway
+        .wait_for_sends(chats, Duration::from_secs(15))
+        .await;
+    outbox_settled(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // dozens more rescans
+    let sends = app.gateway.sends();
+    let mut numbers: Vec<&str> = sends.iter().map(|s| s.number.as_str()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), chats, "every chat answered");
+    assert_eq!(sends.len(), chats, "no reply delivered twice");
+    app.shutdown().await;
+}
