@@ -362,20 +362,23 @@ impl Sender {
                 continue;
             };
             let breaker = self.breakers[&send.provider].clone();
-            if let Admission::Wait(until) = breaker.admit() {
-                let at = self
-                    .instant_at(until)
-                    .max(Instant::now() + Duration::from_millis(50));
-                self.delayed.push(Reverse((at, session)));
-                continue;
-            }
+            let admission = match gate(&send, &breaker, self.clock.now()) {
+                Gate::WindowClosed => {
+                    self.busy.insert(session);
+                    let closed = SendError::Permanent(outbox::WINDOW_CLOSED.into());
+                    inflight.spawn(async move { (send, Outcome::Failed(closed)) });
+                    continue;
+                }
+                Gate::Wait(until) => {
+                    let at = self
+                        .instant_at(until)
+                        .max(Instant::now() + Duration::from_millis(50));
+                    self.delayed.push(Reverse((at, session)));
+                    continue;
+                }
+                Gate::Call(admission) => admission,
+            };
             self.busy.insert(session);
-            let now = self.clock.now();
-            if send.template.is_none() && send.not_after.is_some_and(|end| end <= now) {
-                let closed = SendError::Permanent(outbox::WINDOW_CLOSED.into());
-                inflight.spawn(async move { (send, Outcome::Failed(closed)) });
-                continue;
-            }
             if send.template.is_none() {
                 self.recent.remember_text(&send.to, &send.text);
             }
@@ -396,6 +399,10 @@ impl Sender {
                 match result {
                     Ok(_) | Err(SendError::Permanent(_)) => breaker.success(),
                     Err(SendError::Transient(_)) => breaker.failure(),
+                    // No call was made: a probe goes back unused.
+                    Err(SendError::NotConfigured(_)) if admission == Admission::Probe => {
+                        breaker.probe_unused();
+                    }
                     Err(SendError::NotConfigured(_)) => {}
                 }
                 let outcome = match result {
@@ -483,11 +490,85 @@ impl Sender {
     }
 }
 
+enum Gate {
+    /// Free text past WhatsApp's window: failed here, the gateway is not called.
+    WindowClosed,
+    /// The gateway's breaker is open: try again then.
+    Wait(DateTime<Utc>),
+    Call(Admission),
+}
+
+/// Whether `send` goes to the gateway now. The window is checked before the breaker is asked:
+/// a send that makes no call must not take the single probe after an outage (nobody would
+/// report the probe's outcome, and every later send would wait for it for good).
+fn gate(send: &OutgoingSend, breaker: &Breaker, now: DateTime<Utc>) -> Gate {
+    if send.template.is_none() && send.not_after.is_some_and(|end| end <= now) {
+        return Gate::WindowClosed;
+    }
+    match breaker.admit() {
+        Admission::Wait(until) => Gate::Wait(until),
+        admission => Gate::Call(admission),
+    }
+}
+
 /// The outbox id an outcome takes out of the queue for good (a retry keeps it queued).
 fn settled_id(outcome: &outbox::SendOutcome) -> Option<String> {
     match outcome {
         outbox::SendOutcome::Sent { outbox_id, .. }
         | outbox::SendOutcome::Failed { outbox_id, .. } => Some(outbox_id.clone()),
         outbox::SendOutcome::Retry { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::resilience::BreakerState;
+
+    fn send(not_after: Option<DateTime<Utc>>) -> OutgoingSend {
+        OutgoingSend {
+            outbox_id: "o".into(),
+            message_id: "m".into(),
+            session_id: "s".into(),
+            provider: Provider::Evolution,
+            instance: "clinic-main".into(),
+            to: "79990001122".into(),
+            text: "Напоминаем о приёме".into(),
+            template: None,
+            attempts: 0,
+            not_before: None,
+            not_after,
+        }
+    }
+
+    #[test]
+    fn a_send_past_its_window_leaves_the_probe_after_an_outage_to_a_real_call() {
+        let clock = ManualClock::new(Utc::now());
+        let breaker = Breaker::new("test", 5, Duration::from_secs(30), clock.clone());
+        for _ in 0..5 {
+            breaker.failure();
+        }
+        clock.advance(chrono::Duration::minutes(30)); // the open period is over
+        let expired = send(Some(clock.now() - chrono::Duration::minutes(1)));
+        assert!(matches!(
+            gate(&expired, &breaker, clock.now()),
+            Gate::WindowClosed
+        ));
+        assert_ne!(breaker.state(), BreakerState::HalfOpen);
+        assert!(matches!(
+            gate(&send(None), &breaker, clock.now()),
+            Gate::Call(Admission::Probe)
+        ));
+        // Everyone else waits for that probe's outcome, and its success lets them through.
+        assert!(matches!(
+            gate(&send(None), &breaker, clock.now()),
+            Gate::Wait(_)
+        ));
+        breaker.success();
+        assert!(matches!(
+            gate(&send(None), &breaker, clock.now()),
+            Gate::Call(Admission::Call)
+        ));
     }
 }

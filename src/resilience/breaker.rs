@@ -89,6 +89,16 @@ impl Breaker {
         *state = BreakerState::Closed { failures: 0 };
     }
 
+    /// The probe was admitted but made no call: the next caller probes instead.
+    pub fn probe_unused(&self) {
+        let mut state = self.lock();
+        if *state == BreakerState::HalfOpen {
+            *state = BreakerState::Open {
+                until: self.clock.now(),
+            };
+        }
+    }
+
     pub fn failure(&self) {
         let now = self.clock.now();
         let mut state = self.lock();
@@ -176,6 +186,26 @@ mod tests {
         clock.advance(Duration::seconds(45));
         assert_eq!(b.admit(), Admission::Probe);
         b.success();
+        assert_eq!(b.admit(), Admission::Call);
+    }
+
+    #[test]
+    fn a_probe_that_made_no_call_goes_to_the_next_caller() {
+        let (clock, b) = breaker();
+        for _ in 0..5 {
+            b.failure();
+        }
+        clock.advance(Duration::seconds(45));
+        assert_eq!(b.admit(), Admission::Probe);
+        b.probe_unused();
+        assert_eq!(
+            b.admit(),
+            Admission::Probe,
+            "not left waiting for an unused probe"
+        );
+        // Only the probe hands itself back: a closed breaker stays closed.
+        b.success();
+        b.probe_unused();
         assert_eq!(b.admit(), Admission::Call);
     }
 }
