@@ -19,6 +19,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Header carrying a static shared secret (configure it in Evolution's webhook `headers`).
 pub const SECRET_HEADER: &str = "x-webhook-secret";
@@ -161,7 +162,20 @@ async fn process(
 ) -> Result<Json<Value>, AppError> {
     let mut handled = 0;
     for event in events {
-        match state.conversations.handle(event, received).await {
+        // Each event runs on a task of its own, to the end, even if this request is cut off
+        // (the gateway hangs up, the request times out): a turn stopped halfway would leave a
+        // committed reply unsent until the sender's safety rescan, after the answers to later
+        // messages, or drop a message the gateway will not send again.
+        let conversations = state.conversations.clone();
+        let turn = tokio::spawn(
+            async move { conversations.handle(event, received).await }
+                .instrument(tracing::Span::current()),
+        );
+        let Ok(result) = turn.await else {
+            state.shared.metrics.webhooks.inc(&[provider, "error"]);
+            return Err(AppError::Internal(anyhow::anyhow!("a turn panicked")));
+        };
+        match result {
             Ok(outcome) => {
                 if let TurnOutcome::Ignored(reason) = outcome {
                     tracing::debug!(reason, "event ignored");

@@ -338,3 +338,44 @@ async fn a_chat_first_seen_by_phone_keeps_its_lid_when_whatsapp_starts_using_it(
     assert_eq!(lid, "205838167351412@lid");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stored_message_is_answered_even_if_the_gateway_hung_up_before_the_answer() {
+    use frontdesk::clock::Clock;
+    use frontdesk::crypto::webhook::sign_hs256;
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let addr = app.addr.trim_start_matches("http://").to_owned();
+    let chats = 20;
+    for i in 0..chats {
+        let body = evolution_text(
+            &format!("HU{i}"),
+            &format!("7999300{i:04}"),
+            "цена на пломбы",
+        );
+        let now = app.clock.now().timestamp();
+        let jwt = sign_hs256(WEBHOOK_SECRET.as_bytes(), now, now + 600);
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /webhooks/evolution HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {jwt}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+        drop(stream); // gone before the answer
+    }
+    // A request cut off before its message was stored is simply not acknowledged (the gateway
+    // retries it); every message that was stored is answered, at once, not after the sender's
+    // half-minute safety rescan.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'inbound'");
+    assert!(stored > 0, "no message got as far as the database");
+    let sends = app.sends_settled(stored as usize).await;
+    assert_eq!(
+        sends.len() as i64,
+        stored,
+        "every stored message answered once"
+    );
+    app.shutdown().await;
+}
