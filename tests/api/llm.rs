@@ -568,3 +568,32 @@ async fn a_message_arriving_while_the_model_works_is_answered_with_the_first_in_
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_answer_the_database_refuses_at_first_is_stored_and_sent_once_it_accepts() {
+    let (app, llm) = app_with_llm(4000).await;
+    llm.set_default_text("Да, с собакой можно.");
+    // Stands in for a database that refuses writes for a while (disk full, I/O errors).
+    let db = frontdesk::db::rusqlite::Connection::open(app.db_path()).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_replies BEFORE INSERT ON whatsapp_messages
+         WHEN NEW.direction = 'outbound' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
+    )
+    .unwrap();
+    let r = app
+        .post_evolution(&evolution_text("REFUSED1", "79990001122", DOG), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200, "the patient's message itself is stored");
+    model_is_working(&llm, 1).await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // the first two attempts are refused
+    assert_eq!(app.gateway.sent_count(), 0);
+    db.execute_batch("DROP TRIGGER refuse_replies").unwrap();
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(5)).await;
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].text, "Да, с собакой можно.");
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'outbound'"),
+        1
+    );
+    app.shutdown().await;
+}

@@ -15,6 +15,7 @@ use crate::services::reply_write::LlmFigures;
 use std::time::{Duration, Instant};
 
 /// The reply decided for a chat, before it is stored.
+#[derive(Clone)]
 pub struct Answer {
     pub text: String,
     pub route: &'static str,

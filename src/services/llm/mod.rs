@@ -66,6 +66,12 @@ pub struct LlmAnswerer {
 
 /// Kept back from each turn's budget for storing the reply and sending it to the gateway.
 const DELIVERY_RESERVE: Duration = Duration::from_millis(400);
+/// Pauses between attempts to store an answer the database refused.
+const DELIVER_PAUSES: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+];
 
 impl LlmAnswerer {
     pub async fn new(ctx: Shared, config: OpenAiConfig) -> Result<LlmAnswerer, DbError> {
@@ -140,9 +146,7 @@ impl LlmAnswerer {
             if more_arrived && Instant::now() + Duration::from_millis(1500) < deadline {
                 continue;
             }
-            if let Err(e) = self.deliver(&latest, answer).await {
-                tracing::error!(error = %e, "cannot store the LLM answer");
-            }
+            self.deliver_retrying(&latest, answer).await;
             let mut pending = self.pending();
             match pending.get_mut(&session) {
                 Some(p) if p.generation != generation && more_arrived => {
@@ -160,6 +164,24 @@ impl LlmAnswerer {
 
     /// Stores the answer with its metric and outbox row, and hands it to the sender. Called
     /// with the chat's lock held. If staff took the chat over meanwhile, nothing is sent.
+    /// Stores and queues the answer, trying again a few times if the database refuses the
+    /// write (the patient's message is committed; dropping its answer would leave silence).
+    /// Still failing after that, the chat is answered by the next start's recovery.
+    async fn deliver_retrying(&self, job: &LlmJob, answer: Answer) {
+        for (attempt, pause) in DELIVER_PAUSES.iter().map(Some).chain([None]).enumerate() {
+            let Err(e) = self.deliver(job, answer.clone()).await else {
+                return;
+            };
+            let Some(pause) = pause else {
+                tracing::error!(error = %e, attempts = attempt + 1,
+                    "cannot store the LLM answer; the next start answers the chat");
+                return;
+            };
+            tracing::warn!(error = %e, "cannot store the LLM answer; trying again");
+            tokio::time::sleep(*pause).await;
+        }
+    }
+
     async fn deliver(&self, job: &LlmJob, answer: Answer) -> Result<(), DbError> {
         let now = self.ctx.clock.now();
         if let Ok(crate::cache::ChatLookup::Known(state)) = self.ctx.sessions.get(&job.key).await
