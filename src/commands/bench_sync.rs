@@ -155,6 +155,7 @@ fn write_chat(
                     .seal_str("Bench Patient", Aad::new("contacts", "name", &contact)),
             ),
             lid_sealed: None,
+            lid_index: None,
         },
         &now,
     )?;

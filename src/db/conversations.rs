@@ -20,6 +20,8 @@ pub struct NewContact<'a> {
     pub phone_sealed: &'a [u8],
     pub name_sealed: Option<&'a [u8]>,
     pub lid_sealed: Option<&'a [u8]>,
+    /// Blind index of the @lid, when the message named one.
+    pub lid_index: Option<&'a str>,
 }
 
 pub struct NewSession<'a> {
@@ -79,8 +81,8 @@ pub fn find_chat(
 pub fn insert_contact(conn: &Connection, c: &NewContact<'_>, now: &str) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO contacts (id, clinic_id, phone_index, phone_sealed, name_sealed, lid_sealed,
-                               created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                               lid_index, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )?
     .execute(params![
         c.id,
@@ -89,23 +91,44 @@ pub fn insert_contact(conn: &Connection, c: &NewContact<'_>, now: &str) -> Resul
         c.phone_sealed,
         c.name_sealed,
         c.lid_sealed,
+        c.lid_index,
         now
     ])?;
     Ok(())
 }
 
-/// Keeps the @lid of a contact first seen by phone; a stored one is never replaced.
+/// Keeps the @lid (and its blind index) of a contact first seen by phone, or seen before
+/// migration 6; a stored one is never replaced.
 pub fn set_contact_lid_if_missing(
     conn: &Connection,
     contact_id: &str,
     lid_sealed: &[u8],
+    lid_index: &str,
     now: &str,
 ) -> Result<(), DbError> {
     conn.prepare_cached(
-        "UPDATE contacts SET lid_sealed = ?2, updated_at = ?3 WHERE id = ?1 AND lid_sealed IS NULL",
+        "UPDATE contacts SET lid_sealed = coalesce(lid_sealed, ?2),
+                             lid_index = coalesce(lid_index, ?3), updated_at = ?4
+         WHERE id = ?1 AND (lid_sealed IS NULL OR lid_index IS NULL)",
     )?
-    .execute(params![contact_id, lid_sealed, now])?;
+    .execute(params![contact_id, lid_sealed, lid_index, now])?;
     Ok(())
+}
+
+/// The chat key (`phone_index`) of the clinic's contact with this @lid, if one is known; a
+/// contact known by phone before one known only by this @lid.
+pub fn phone_index_by_lid(
+    conn: &Connection,
+    clinic_id: &str,
+    lid_index: &str,
+) -> Result<Option<String>, DbError> {
+    optional(
+        conn.prepare_cached(
+            "SELECT phone_index FROM contacts WHERE clinic_id = ?1 AND lid_index = ?2
+             ORDER BY phone_index = ?2 LIMIT 1",
+        )?
+        .query_row(params![clinic_id, lid_index], |r| r.get(0)),
+    )
 }
 
 pub fn insert_session(conn: &Connection, s: &NewSession<'_>, now: &str) -> Result<(), DbError> {

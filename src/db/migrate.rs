@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "followup_message_index",
         sql: include_str!("../../schema/0005_followup_message_index.sql"),
     },
+    Migration {
+        version: 6,
+        name: "contact_lid_index",
+        sql: include_str!("../../schema/0006_contact_lid_index.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -59,6 +59,8 @@ pub struct ChatWrite {
     pub new_chat: Option<NewChat>,
     /// The message's @lid sealed for a contact that exists already: kept if it has none.
     pub known_contact_lid: Option<Vec<u8>>,
+    /// Blind index of the message's @lid, if it named one.
+    pub lid_index: Option<String>,
 }
 
 impl ChatWrite {
@@ -84,10 +86,12 @@ impl ChatWrite {
             .new_chat
             .as_ref()
             .ok_or_else(|| DbError::Corrupt("a new chat without its sealed contact data".into()));
-        if let (Some(contact_id), Some(lid)) =
-            (self.lookup.existing_contact_id(), &self.known_contact_lid)
-        {
-            conversations::set_contact_lid_if_missing(c, contact_id, lid, now)?;
+        if let (Some(contact_id), Some(lid), Some(lid_index)) = (
+            self.lookup.existing_contact_id(),
+            &self.known_contact_lid,
+            &self.lid_index,
+        ) {
+            conversations::set_contact_lid_if_missing(c, contact_id, lid, lid_index, now)?;
         }
         let contact_id = match &self.lookup {
             ChatLookup::Known(known) => {
@@ -105,6 +109,7 @@ impl ChatWrite {
                         phone_sealed: &new.phone_sealed,
                         name_sealed: new.name_sealed.as_deref(),
                         lid_sealed: new.lid_sealed.as_deref(),
+                        lid_index: self.lid_index.as_deref(),
                     },
                     now,
                 )?;

@@ -12,7 +12,7 @@ use super::chat_write::{
 use crate::cache::{ChatKey, ChatState};
 use crate::config::ConversationConfig;
 use crate::crypto::Aad;
-use crate::db::DbError;
+use crate::db::{DbError, conversations};
 use crate::domain::message::{InboundEvent, InboundMessage};
 use crate::domain::time;
 use crate::jobs::sender::OutgoingSend;
@@ -123,9 +123,21 @@ impl Conversations {
             return Ok(None);
         };
         let clinic_id = self.ctx.clinics.resolve(m.provider, &m.instance).await;
-        let chat_index = match &m.phone {
-            Some(p) => self.ctx.keys.blind.phone(p.digits()),
-            None => self.ctx.keys.blind.index("lid", &address),
+        let blind = &self.ctx.keys.blind;
+        let lid_index = m.lid.as_deref().map(|lid| blind.index("lid", lid));
+        let chat_index = match (&m.phone, &lid_index) {
+            (Some(p), _) => blind.phone(p.digits()),
+            // Named by its @lid alone: the chat of the contact known by that @lid, if any.
+            (None, Some(lid)) => {
+                let (clinic, by_lid) = (clinic_id.clone(), lid.clone());
+                self.ctx
+                    .db
+                    .read(move |c| conversations::phone_index_by_lid(c, &clinic, &by_lid))
+                    .await
+                    .map_err(|e| TurnError::Lookup(Arc::new(e)))?
+                    .unwrap_or_else(|| lid.clone())
+            }
+            (None, None) => blind.index("lid", &address),
         };
         let key = ChatKey {
             clinic_id,
@@ -140,6 +152,7 @@ impl Conversations {
                 lookup: crate::cache::ChatLookup::New,
                 new_chat: None,
                 known_contact_lid: None,
+                lid_index,
             },
             address,
         )))

@@ -155,3 +155,40 @@ async fn an_echo_that_arrives_before_the_gateway_answers_the_send_is_not_mistake
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn staff_typing_in_an_lid_chat_that_names_no_phone_silences_the_patients_chat() {
+    let app = spawn_app().await;
+    let mut patient: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_lid.json")).unwrap();
+    let r = app
+        .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.sends_settled(1).await.len(), 1, "answered at first");
+    // Staff answer from the phone; this gateway build names the chat by its @lid only.
+    let mut staff: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
+    staff["data"]["key"] = serde_json::json!({
+        "remoteJid": patient["data"]["key"]["remoteJid"],
+        "fromMe": true,
+        "id": "STAFFLID1",
+        "addressingMode": "lid",
+    });
+    let r = app
+        .post_evolution(&serde_json::to_vec(&staff).unwrap(), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    patient["data"]["key"]["id"] = "PATIENTLID2".into();
+    let r = app
+        .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.sends_settled(1).await.len(),
+        1,
+        "the bot answered a chat staff took over"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 1, "one patient");
+    app.shutdown().await;
+}

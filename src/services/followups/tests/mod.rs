@@ -56,6 +56,7 @@ async fn fixture() -> Fixture {
                 phone_sealed: b"sealed",
                 name_sealed: None,
                 lid_sealed: None,
+                lid_index: None,
             },
             &at,
         )?;
