@@ -190,6 +190,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
             let result = conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                 .map_err(DbError::from);
+            // Closed before the caller hears back: whoever closed the database may rely on
+            // this connection being gone (a restore replacing the file, a test's checks).
+            drop(conn);
             let _ = reply.send(result);
             return;
         }
