@@ -126,7 +126,26 @@ impl AuditBreak {
 }
 
 /// Walks the whole chain. `Ok(Ok(n))`: n entries, all intact. `Ok(Err(b))`: broken at `b`.
+///
+/// The entries and the head anchor are read in one transaction, so from one snapshot: read
+/// apart, an entry a running server appends in between would make an intact log look
+/// truncated.
 pub fn verify(conn: &Connection, mac: &AuditMac) -> Result<Result<i64, AuditBreak>, DbError> {
+    let own_transaction = conn.is_autocommit();
+    if own_transaction {
+        conn.execute_batch("BEGIN")?;
+    }
+    let outcome = verify_in_snapshot(conn, mac);
+    if own_transaction {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    outcome
+}
+
+fn verify_in_snapshot(
+    conn: &Connection,
+    mac: &AuditMac,
+) -> Result<Result<i64, AuditBreak>, DbError> {
     let mut prev_mac = vec![0u8; MAC_LEN];
     let mut expected = 1i64;
     let mut broken = None;

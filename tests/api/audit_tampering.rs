@@ -184,3 +184,39 @@ async fn an_entry_appended_without_the_key_is_named() {
     .unwrap();
     assert_broken_at(&dir, &format!("audit entry #{}", n + 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifying_while_the_server_appends_entries_finds_the_log_intact() {
+    let app = spawn_app().await;
+    let keys = app.state.shared.keys.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let appending = {
+        let (db, keys, stop) = (app.state.shared.db.clone(), keys.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let keys = keys.clone();
+                db.write(move |c| {
+                    let event = AuditEvent::new("test", "test.event");
+                    audit::record(c, &keys.audit, chrono::Utc::now(), &event)
+                })
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let path = app.db_path();
+    let verdicts = tokio::task::spawn_blocking(move || {
+        let conn = Connection::open(path).unwrap();
+        (0..300)
+            .map(|_| audit::verify(&conn, &keys.audit).unwrap())
+            .filter_map(Result::err)
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    appending.await.unwrap();
+    assert!(verdicts.is_empty(), "false alarms: {verdicts:?}");
+    app.shutdown().await;
+}
