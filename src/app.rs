@@ -158,7 +158,12 @@ impl App {
         };
         let llm = if config.openai.is_enabled() {
             Some(Arc::new(
-                LlmAnswerer::new(shared.clone(), config.openai.clone()).await?,
+                LlmAnswerer::new(
+                    shared.clone(),
+                    config.openai.clone(),
+                    config.followups.cloud_template("nudge").is_some(),
+                )
+                .await?,
             ))
         } else {
             tracing::info!(

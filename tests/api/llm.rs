@@ -101,7 +101,9 @@ async fn every_operation_sends_max_completion_tokens_and_only_accepted_parameter
         LlmScript::Text("ok".into()),
     ]);
     let mut conversation = msgs.clone();
-    let tools = frontdesk::services::llm::tools::specs();
+    let tools = frontdesk::services::llm::tools::specs(
+        frontdesk::services::llm::tools::followup_hours(false),
+    );
     let done = client
         .generate_with_tools(&settings, &mut conversation, &tools, 3, &mut |_| {
             "{}".into()
@@ -595,5 +597,30 @@ async fn an_answer_the_database_refuses_at_first_is_stored_and_sent_once_it_acce
         app.count("SELECT count(*) FROM whatsapp_messages WHERE direction = 'outbound'"),
         1
     );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_past_whatsapps_window_is_refused_to_the_model_not_promised() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.script([
+        LlmScript::ToolCall(
+            "schedule_followup",
+            json!({"in_hours": 72, "message": "Напоминаем о записи через три дня."}),
+        ),
+        LlmScript::Text("Напишите нам, когда будете готовы записаться.".into()),
+    ]);
+    ask_timed(&app, "79990001122", "напомните мне через три дня").await;
+    assert_eq!(app.count("SELECT count(*) FROM followups"), 0);
+    let requests = llm.requests();
+    let told = contents(&requests[1], "tool");
+    assert!(
+        told.iter()
+            .any(|t| t.contains("1 to 23.75") && t.contains("nothing was scheduled")),
+        "{told:?}"
+    );
+    // The offer itself names the limit.
+    let offered = requests[0]["tools"].to_string();
+    assert!(offered.contains("1 to 23.75"), "{offered}");
     app.shutdown().await;
 }

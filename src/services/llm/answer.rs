@@ -9,6 +9,7 @@ use super::{LlmAnswerer, LlmJob, price_guard};
 use crate::clients::llm::{Completion, LlmError, Settings};
 use crate::crypto::Aad;
 use crate::db::messages;
+use crate::domain::message::Provider;
 use crate::resilience::Admission;
 use crate::router::{Intent, LanguageSource, PriceMatch, Understanding};
 use crate::services::reply_write::LlmFigures;
@@ -63,7 +64,10 @@ impl LlmAnswerer {
             .to_string();
         let mut conversation =
             prompt::messages(&clinic.facts, &services, &language_name, &local, &history);
-        let specs = tools::specs();
+        let followup_hours = tools::followup_hours(
+            job.provider == Provider::Cloud && self.nudge_template_past_window,
+        );
+        let specs = tools::specs(followup_hours);
         let settings = Settings {
             model: self.registry.params(),
             max_completion_tokens: self.config.max_completion_tokens,
@@ -75,6 +79,7 @@ impl LlmAnswerer {
             clinic: &clinic.facts,
             language: &job.language,
             now,
+            followup_hours,
         };
         let mut effects = Effects::default();
         let result: Result<Completion, LlmError> = loop {

@@ -62,6 +62,7 @@ pub struct LlmAnswerer {
     breaker: Breaker,
     pending: Mutex<HashMap<String, Pending>>,
     tasks: TaskTracker,
+    nudge_template_past_window: bool,
 }
 
 /// Kept back from each turn's budget for storing the reply and sending it to the gateway.
@@ -74,7 +75,13 @@ const DELIVER_PAUSES: [Duration; 3] = [
 ];
 
 impl LlmAnswerer {
-    pub async fn new(ctx: Shared, config: OpenAiConfig) -> Result<LlmAnswerer, DbError> {
+    /// `nudge_template_past_window`: a Cloud API template is configured for the model's
+    /// follow-ups (kind `nudge`), so they may be scheduled past WhatsApp's 24-hour window.
+    pub async fn new(
+        ctx: Shared,
+        config: OpenAiConfig,
+        nudge_template_past_window: bool,
+    ) -> Result<LlmAnswerer, DbError> {
         let registry = ModelRegistry::init(ctx.db.clone(), "openai", &config.model).await?;
         let budget = Duration::from_millis(config.budget_ms);
         let client = LlmClient::new(
@@ -91,6 +98,7 @@ impl LlmAnswerer {
             registry: Arc::new(registry),
             pending: Mutex::default(),
             tasks: TaskTracker::new(),
+            nudge_template_past_window,
         })
     }
 

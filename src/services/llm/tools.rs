@@ -25,7 +25,9 @@ pub struct Effects {
     pub followups: Vec<FollowupRequest>,
 }
 
-pub fn specs() -> Vec<Tool> {
+/// The tools offered to the model. `followup_hours` is the latest a follow-up can be sent
+/// (see [`followup_hours`]).
+pub fn specs(followup_hours: f64) -> Vec<Tool> {
     let tool = |name, description, parameters| Tool {
         kind: "function",
         function: FunctionSpec {
@@ -52,7 +54,7 @@ pub fn specs() -> Vec<Tool> {
             "Write to the patient again later (for example to offer booking). The message is sent \
              as written, in the patient's language; it is cancelled if the patient writes first.",
             json!({"type": "object", "properties": {
-                    "in_hours": {"type": "number", "description": "hours from now, 1 to 720"},
+                    "in_hours": {"type": "number", "description": followup_range(followup_hours)},
                     "message": {"type": "string", "description": "the exact words to send then"}},
                    "required": ["in_hours", "message"], "additionalProperties": false}),
         ),
@@ -73,6 +75,32 @@ pub struct ToolContext<'a> {
     pub clinic: &'a ClinicFacts,
     pub language: &'a str,
     pub now: DateTime<Utc>,
+    /// The latest a follow-up can go out, in hours from now ([`followup_hours`]).
+    pub followup_hours: f64,
+}
+
+/// How far ahead the model may schedule a follow-up in this chat. WhatsApp takes free text
+/// only within 24 hours of the patient's last message (which the model is answering now), so
+/// at most `window::longest_delay()`; past that only a Cloud API template goes out, and only
+/// if the clinic configured one for the model's follow-ups (kind `nudge`). Without this limit
+/// the tool said "scheduled" for a message that was then never sent.
+pub fn followup_hours(template_past_window: bool) -> f64 {
+    if template_past_window {
+        720.0
+    } else {
+        crate::domain::window::longest_delay().num_minutes() as f64 / 60.0
+    }
+}
+
+fn followup_range(max: f64) -> String {
+    if max >= 720.0 {
+        "hours from now, 1 to 720".into()
+    } else {
+        format!(
+            "hours from now, 1 to {max}: WhatsApp delivers free text only within 24 hours of the \
+             patient's last message"
+        )
+    }
 }
 
 /// Runs one tool call; returns the JSON text given back to the model.
@@ -83,7 +111,7 @@ pub fn execute(ctx: &ToolContext<'_>, effects: &mut Effects, call: &ToolCall) ->
         "clinic_info" => clinic_info(ctx),
         "schedule_followup" => match (args["in_hours"].as_f64(), args["message"].as_str()) {
             (Some(h), Some(message))
-                if (1.0..=720.0).contains(&h) && !message.trim().is_empty() =>
+                if (1.0..=ctx.followup_hours).contains(&h) && !message.trim().is_empty() =>
             {
                 effects.followups.push(FollowupRequest {
                     due_at: ctx.now + Duration::minutes((h * 60.0).round() as i64),
@@ -91,7 +119,10 @@ pub fn execute(ctx: &ToolContext<'_>, effects: &mut Effects, call: &ToolCall) ->
                 });
                 json!({"scheduled": true})
             }
-            _ => json!({"error": "in_hours must be 1 to 720 and message is required"}),
+            _ => json!({"error": format!(
+                "in_hours must be {} and message is required; nothing was scheduled",
+                followup_range(ctx.followup_hours)
+            )}),
         },
         "handoff_to_staff" => {
             let reason = match args["reason"].as_str() {
@@ -158,4 +189,18 @@ fn clinic_info(ctx: &ToolContext<'_>) -> Value {
             .collect::<serde_json::Map<String, Value>>(),
         "services": ctx.prices.services.iter().map(|s| s.name_in(ctx.language)).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod followup_limit_tests {
+    use super::*;
+
+    #[test]
+    fn follow_ups_stay_inside_whatsapps_window_unless_a_template_carries_them() {
+        assert_eq!(followup_hours(false), 23.75);
+        assert_eq!(followup_hours(true), 720.0);
+        let offered = |max| serde_json::to_string(&specs(max)).unwrap();
+        assert!(offered(23.75).contains("1 to 23.75: WhatsApp"));
+        assert!(offered(720.0).contains("1 to 720"));
+    }
 }
