@@ -78,6 +78,56 @@ pub fn cancel_on_reply(conn: &Connection, session_id: &str, now: &str) -> Result
         .execute(params![session_id, now])?)
 }
 
+/// Which claimed follow-ups a chat event withdraws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdraw {
+    /// The patient wrote: those a reply makes pointless (`cancel_on_reply`).
+    OnReply,
+    /// Staff took the chat over: the bot's own (from the LLM or a rule).
+    BotsOwn,
+}
+
+/// Follow-ups claimed by a tick but not delivered yet (their send still waits in the queue,
+/// say for a gateway that is down) are withdrawn as if still scheduled: the follow-up is
+/// cancelled and its queued message failed with `reason`; the sender checks a follow-up's
+/// message is still pending right before it calls the gateway. Returns how many.
+pub fn withdraw_undelivered(
+    conn: &Connection,
+    session_id: &str,
+    which: Withdraw,
+    reason: &str,
+    now: &str,
+) -> Result<usize, DbError> {
+    let filter = match which {
+        Withdraw::OnReply => "f.cancel_on_reply = 1",
+        Withdraw::BotsOwn => "f.source IN ('llm', 'rule')",
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT f.id, f.message_id FROM followups f
+         JOIN send_outbox o ON o.message_id = f.message_id AND o.status = 'pending'
+         WHERE f.session_id = ?1 AND f.status = 'sent' AND {filter}"
+    ))?;
+    let claimed = stmt
+        .query_map([session_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (followup_id, message_id) in &claimed {
+        conn.prepare_cached(
+            "UPDATE followups SET status = 'cancelled', last_error = ?2, updated_at = ?3
+             WHERE id = ?1",
+        )?
+        .execute(params![followup_id, reason, now])?;
+        conn.prepare_cached(
+            "UPDATE send_outbox SET status = 'failed', last_error = ?2, updated_at = ?3
+             WHERE message_id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![message_id, format!("withdrawn: {reason}"), now])?;
+        super::messages::mark_failed(conn, message_id, &format!("withdrawn: {reason}"), now)?;
+    }
+    Ok(claimed.len())
+}
+
 /// The session a follow-up is for: its clinic and whether it is still open.
 pub fn find_session(
     conn: &Connection,

@@ -141,6 +141,13 @@ pub enum SendOutcome {
     },
 }
 
+/// Whether a queued send is still wanted (a follow-up's may have been withdrawn meanwhile).
+pub fn is_pending(conn: &Connection, outbox_id: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM send_outbox WHERE id = ?1 AND status = 'pending'")?
+        .exists([outbox_id])?)
+}
+
 /// Records many outcomes in one go (one write job per burst of completed sends, not one per
 /// send: the single writer's time is the scarce resource under load).
 pub fn record_outcomes(conn: &Connection, outcomes: &[SendOutcome]) -> Result<(), DbError> {

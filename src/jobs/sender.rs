@@ -98,6 +98,9 @@ pub struct Sender {
 enum Outcome {
     Sent(Option<String>),
     Failed(SendError),
+    /// A follow-up withdrawn while it waited (the patient wrote, staff took over): not sent,
+    /// and its row is already settled.
+    Withdrawn,
 }
 
 pub fn channel() -> (SenderHandle, mpsc::UnboundedReceiver<OutgoingSend>) {
@@ -382,8 +385,18 @@ impl Sender {
             if send.template.is_none() {
                 self.recent.remember_text(&send.to, &send.text);
             }
-            let gateway = self.gateway.clone();
+            let (gateway, db) = (self.gateway.clone(), self.db.clone());
             inflight.spawn(async move {
+                // Nobody asked for a follow-up: it may have been withdrawn while it waited.
+                if send.not_after.is_some() {
+                    let id = send.outbox_id.clone();
+                    if let Ok(false) = db.read(move |c| outbox::is_pending(c, &id)).await {
+                        if admission == Admission::Probe {
+                            breaker.probe_unused();
+                        }
+                        return (send, Outcome::Withdrawn);
+                    }
+                }
                 let result = match &send.template {
                     Some(t) => {
                         gateway
@@ -421,6 +434,11 @@ impl Sender {
         let at = time::to_db(now);
         let attempts = send.attempts + 1;
         let done = match outcome {
+            Outcome::Withdrawn => {
+                // Nothing to record: the withdrawal settled the row.
+                self.known.remove(&send.outbox_id);
+                true
+            }
             Outcome::Sent(provider_id) => {
                 if let Some(id) = &provider_id {
                     self.recent.remember(id);

@@ -164,6 +164,15 @@ fn store_staff(
         return Ok(StaffStored::Echo); // a redelivery of a staff message already handled
     }
     conversations::set_human_until(c, &session_id, human_until, now)?;
+    if human_until.is_some() {
+        crate::db::followups::withdraw_undelivered(
+            c,
+            &session_id,
+            crate::db::followups::Withdraw::BotsOwn,
+            "staff took over the chat",
+            now,
+        )?;
+    }
     Ok(StaffStored::Stored {
         contact_id,
         session_id,

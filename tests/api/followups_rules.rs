@@ -267,3 +267,84 @@ async fn outside_the_window_a_cloud_api_chat_gets_the_configured_template() {
     );
     app.shutdown().await;
 }
+
+/// A chat with a nudge from the LLM that a tick claimed but the gateway failed: it waits in
+/// the send queue for its retry. Returns the follow-up's id.
+async fn claimed_nudge_waiting_for_a_retry(app: &TestApp) -> String {
+    patient_says(app, PATIENT, "Здравствуйте").await;
+    let due = noon() + Duration::hours(2);
+    let id = schedule(
+        app,
+        NewFollowup {
+            text: Some("Записать вас на осмотр?".into()),
+            ..NewFollowup::new(&session_of(app, 0), "nudge", due, Source::Llm)
+        },
+    )
+    .await;
+    app.gateway
+        .script([frontdesk::local_gateway::Scripted::Respond(
+            500,
+            serde_json::json!({"status": 500, "error": "Internal Server Error"}),
+        )]);
+    let attempts = app.gateway.attempts();
+    app.clock.set(due);
+    assert_eq!(app.run_followups_once().await.sent, 1, "claimed");
+    for _ in 0..100 {
+        if app.gateway.attempts() > attempts {
+            break;
+        }
+        tokio::time::sleep(Wait::from_millis(20)).await;
+    }
+    assert_eq!(
+        app.gateway.attempts(),
+        attempts + 1,
+        "the first attempt failed"
+    );
+    id
+}
+
+/// Past the retry's backoff, the nudge has not gone out and nothing is left pending.
+async fn the_nudge_never_went_out(app: &TestApp, replies: usize) {
+    tokio::time::sleep(Wait::from_secs(2)).await;
+    let sends = app.gateway.sends();
+    assert_eq!(sends.len(), replies);
+    assert!(sends.iter().all(|s| !s.text.contains("Записать вас")));
+    assert_eq!(
+        app.count("SELECT count(*) FROM send_outbox WHERE status = 'pending'"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_reply_withdraws_a_nudge_still_waiting_in_the_send_queue() {
+    let app = spawn_followups_app(|_| {}).await;
+    let id = claimed_nudge_waiting_for_a_retry(&app).await;
+    patient_says(&app, PATIENT, "Уже записалась, спасибо").await;
+    let (state, reason) = status(&app, &id);
+    assert_eq!(
+        (state.as_str(), reason.as_deref()),
+        ("cancelled", Some("the patient replied"))
+    );
+    the_nudge_never_went_out(&app, 2).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn staff_taking_over_withdraws_the_bots_nudge_still_waiting_in_the_send_queue() {
+    let app = spawn_followups_app(|_| {}).await;
+    let id = claimed_nudge_waiting_for_a_retry(&app).await;
+    let r = app
+        .post_evolution(
+            &fixture("evolution_messages_upsert_from_me.json"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (state, reason) = status(&app, &id);
+    assert_eq!(
+        (state.as_str(), reason.as_deref()),
+        ("cancelled", Some("staff took over the chat"))
+    );
+    the_nudge_never_went_out(&app, 1).await;
+    app.shutdown().await;
+}

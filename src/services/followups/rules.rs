@@ -101,6 +101,13 @@ pub fn after_patient_turn(
     now: &str,
 ) -> Result<(), DbError> {
     let mut changed = followups::cancel_on_reply(conn, session_id, now)? > 0;
+    followups::withdraw_undelivered(
+        conn,
+        session_id,
+        followups::Withdraw::OnReply,
+        "the patient replied",
+        now,
+    )?;
     if intent.is_some() || route.is_some() {
         for rule in followup_rules::list_triggered(conn, clinic_id, intent, route)? {
             changed |= apply_rule(conn, clinic_id, session_id, &rule, intent, route, now)?;
