@@ -80,11 +80,13 @@ pub fn cancel_on_reply(conn: &Connection, session_id: &str, now: &str) -> Result
 
 /// Which claimed follow-ups a chat event withdraws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Withdraw {
+pub enum Withdraw<'a> {
     /// The patient wrote: those a reply makes pointless (`cancel_on_reply`).
     OnReply,
     /// Staff took the chat over: the bot's own (from the LLM or a rule).
     BotsOwn,
+    /// Staff cancel this one.
+    Only(&'a str),
 }
 
 /// Follow-ups claimed by a tick but not delivered yet (their send still waits in the queue,
@@ -94,13 +96,14 @@ pub enum Withdraw {
 pub fn withdraw_undelivered(
     conn: &Connection,
     session_id: &str,
-    which: Withdraw,
+    which: Withdraw<'_>,
     reason: &str,
     now: &str,
 ) -> Result<usize, DbError> {
-    let filter = match which {
-        Withdraw::OnReply => "f.cancel_on_reply = 1",
-        Withdraw::BotsOwn => "f.source IN ('llm', 'rule')",
+    let (filter, only) = match which {
+        Withdraw::OnReply => ("f.cancel_on_reply = 1 AND ?2 IS NULL", None),
+        Withdraw::BotsOwn => ("f.source IN ('llm', 'rule') AND ?2 IS NULL", None),
+        Withdraw::Only(id) => ("f.id = ?2", Some(id)),
     };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT f.id, f.message_id FROM followups f
@@ -108,7 +111,7 @@ pub fn withdraw_undelivered(
          WHERE f.session_id = ?1 AND f.status = 'sent' AND {filter}"
     ))?;
     let claimed = stmt
-        .query_map([session_id], |r| {
+        .query_map(params![session_id, only], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -348,3 +348,43 @@ async fn staff_taking_over_withdraws_the_bots_nudge_still_waiting_in_the_send_qu
     the_nudge_never_went_out(&app, 1).await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn staff_can_cancel_a_follow_up_still_waiting_in_the_send_queue_but_not_a_delivered_one() {
+    use frontdesk::clock::Clock;
+    let app = spawn_followups_app(|_| {}).await;
+    let id = claimed_nudge_waiting_for_a_retry(&app).await;
+    let cancel = |id: String| {
+        let now = app.clock.now();
+        app.state.shared.db.write(move |c| {
+            frontdesk::services::followups::cancel(c, &id, "staff cancelled it", now)
+        })
+    };
+    cancel(id.clone()).await.unwrap();
+    let (state, reason) = status(&app, &id);
+    assert_eq!(
+        (state.as_str(), reason.as_deref()),
+        ("cancelled", Some("staff cancelled it"))
+    );
+    the_nudge_never_went_out(&app, 1).await;
+
+    // One the gateway took cannot be taken back: refused, and it stays as it was.
+    let due = app.clock.now() + Duration::hours(1);
+    let sent = schedule(
+        &app,
+        NewFollowup::new(&session_of(&app, 0), "nudge", due, Source::Llm),
+    )
+    .await;
+    app.clock.set(due);
+    assert_eq!(app.run_followups_once().await.sent, 1);
+    app.gateway.wait_for_sends(2, Wait::from_secs(10)).await;
+    for _ in 0..100 {
+        if app.count("SELECT count(*) FROM send_outbox WHERE status = 'pending'") == 0 {
+            break;
+        }
+        tokio::time::sleep(Wait::from_millis(20)).await;
+    }
+    assert!(cancel(sent.clone()).await.is_err());
+    assert_eq!(status(&app, &sent).0, "sent");
+    app.shutdown().await;
+}

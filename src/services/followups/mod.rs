@@ -207,7 +207,8 @@ pub fn schedule(
     Ok(id)
 }
 
-/// Cancels a scheduled follow-up (staff) and updates the session's `scheduled_followup_at`.
+/// Cancels a scheduled follow-up (staff) and updates the session's `scheduled_followup_at`;
+/// one already claimed but still waiting in the send queue is withdrawn from it.
 pub fn cancel(
     conn: &Connection,
     id: &str,
@@ -218,6 +219,12 @@ pub fn cancel(
         .ok_or_else(|| FollowupError::NotFound(id.to_owned()))?;
     let at = time::to_db(now);
     if !followups::finish(conn, id, "cancelled", reason, &at)? {
+        let only = followups::Withdraw::Only(id);
+        if row.status == "sent"
+            && followups::withdraw_undelivered(conn, &row.session_id, only, reason, &at)? == 1
+        {
+            return Ok(());
+        }
         return Err(FollowupError::NotScheduled {
             id: id.to_owned(),
             status: row.status,
