@@ -247,6 +247,7 @@ impl App {
             state.shared.clock.clone(),
             gateway,
             state.config.sender.clone(),
+            state.config.followups.quiet(),
             &state.shared.sender,
             sender_queue,
         );

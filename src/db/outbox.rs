@@ -35,6 +35,8 @@ pub struct PendingSend {
     /// For a message nobody asked for (a follow-up: it answers no message), the patient's last
     /// message in the chat; free text may go out until 24 h after it. `None` for a reply.
     pub unsolicited_since: Option<String>,
+    /// The clinic's time zone (IANA name).
+    pub timezone: String,
 }
 
 /// The reason recorded for free text that could not go out before WhatsApp's 24-hour window
@@ -46,10 +48,11 @@ pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.id, o.message_id, m.session_id, m.provider, m.instance, o.attempts,
                 o.next_attempt_at, m.body_sealed, s.chat_sealed, m.kind,
-                CASE WHEN m.reply_to IS NULL THEN s.last_inbound_at END
+                CASE WHEN m.reply_to IS NULL THEN s.last_inbound_at END, c.timezone
          FROM send_outbox o
          JOIN whatsapp_messages m ON m.id = o.message_id
          JOIN conversation_sessions s ON s.id = m.session_id
+         JOIN clinics c ON c.id = s.clinic_id
          WHERE o.status = 'pending'
          ORDER BY o.created_at, o.id",
     )?;
@@ -66,6 +69,7 @@ pub fn list_pending(conn: &Connection) -> Result<Vec<PendingSend>, DbError> {
             chat_sealed: r.get(8)?,
             kind: r.get(9)?,
             unsolicited_since: r.get(10)?,
+            timezone: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -141,6 +141,7 @@ impl FollowupJob {
                 template: send.template,
                 attempts: 0,
                 not_before: None,
+                quiet: send.quiet,
             });
         }
     }

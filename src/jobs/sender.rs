@@ -14,9 +14,11 @@ use crate::crypto::{Aad, Keys};
 use crate::db::{Db, outbox};
 use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
+use crate::domain::quiet_hours::QuietHours;
 use crate::domain::{time, window};
 use crate::resilience::{Admission, Backoff, Breaker};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -52,6 +54,9 @@ pub struct OutgoingSend {
     /// such limit (a reply's window is the message it answers; the gateway timestamps that,
     /// and a late delivery or a skewed clock must not cost the patient the answer).
     pub not_after: Option<DateTime<Utc>>,
+    /// A follow-up's clinic quiet hours (and time zone): claimed outside them, it may still
+    /// wait in the queue into them (a gateway outage), and is then held until they end.
+    pub quiet: Option<(QuietHours, Tz)>,
 }
 
 #[derive(Clone)]
@@ -74,6 +79,8 @@ pub struct Sender {
     clock: SharedClock,
     gateway: Arc<GatewayClient>,
     config: SenderConfig,
+    /// The follow-ups' quiet hours, for follow-ups reloaded from the outbox.
+    followup_quiet: Option<QuietHours>,
     breakers: HashMap<Provider, Arc<Breaker>>,
     recent: Arc<RecentSends>,
     rx: mpsc::UnboundedReceiver<OutgoingSend>,
@@ -115,12 +122,14 @@ pub fn channel() -> (SenderHandle, mpsc::UnboundedReceiver<OutgoingSend>) {
 }
 
 impl Sender {
+    #[allow(clippy::too_many_arguments)] // the sender's wiring, called once by the app
     pub fn new(
         db: Db,
         keys: Arc<Keys>,
         clock: SharedClock,
         gateway: Arc<GatewayClient>,
         config: SenderConfig,
+        followup_quiet: Option<QuietHours>,
         handle: &SenderHandle,
         rx: mpsc::UnboundedReceiver<OutgoingSend>,
     ) -> Self {
@@ -142,6 +151,7 @@ impl Sender {
             clock,
             gateway,
             config,
+            followup_quiet,
             breakers,
             recent: handle.recent.clone(),
             rx,
@@ -304,6 +314,11 @@ impl Sender {
                     .as_deref()
                     .and_then(|t| time::from_db(t).ok()),
             ),
+            quiet: row
+                .unsolicited_since
+                .as_ref()
+                .and(self.followup_quiet)
+                .zip(row.timezone.parse::<Tz>().ok()),
         })
     }
 
@@ -511,7 +526,7 @@ impl Sender {
 enum Gate {
     /// Free text past WhatsApp's window: failed here, the gateway is not called.
     WindowClosed,
-    /// The gateway's breaker is open: try again then.
+    /// The gateway's breaker is open, or a follow-up is in quiet hours: try again then.
     Wait(DateTime<Utc>),
     Call(Admission),
 }
@@ -522,6 +537,12 @@ enum Gate {
 fn gate(send: &OutgoingSend, breaker: &Breaker, now: DateTime<Utc>) -> Gate {
     if send.template.is_none() && send.not_after.is_some_and(|end| end <= now) {
         return Gate::WindowClosed;
+    }
+    if let Some((quiet, tz)) = send.quiet {
+        let allowed = quiet.next_allowed(now, tz);
+        if allowed > now {
+            return Gate::Wait(allowed);
+        }
     }
     match breaker.admit() {
         Admission::Wait(until) => Gate::Wait(until),
@@ -557,7 +578,35 @@ mod tests {
             attempts: 0,
             not_before: None,
             not_after,
+            quiet: None,
         }
+    }
+
+    #[test]
+    fn a_follow_up_that_waited_into_quiet_hours_is_held_until_they_end() {
+        use chrono::TimeZone;
+        let tz: Tz = "Europe/Moscow".parse().unwrap();
+        let night = tz
+            .with_ymd_and_hms(2026, 11, 30, 23, 0, 0)
+            .unwrap()
+            .to_utc();
+        let clock = ManualClock::new(night);
+        let breaker = Breaker::new("test", 5, Duration::from_secs(30), clock.clone());
+        let follow_up = OutgoingSend {
+            quiet: Some((QuietHours::parse("21:00-09:00").unwrap().unwrap(), tz)),
+            ..send(Some(night + chrono::Duration::hours(12)))
+        };
+        let morning = tz.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap().to_utc();
+        assert!(matches!(gate(&follow_up, &breaker, night), Gate::Wait(t) if t == morning));
+        // A reply is never held back.
+        assert!(matches!(
+            gate(&send(None), &breaker, night),
+            Gate::Call(Admission::Call)
+        ));
+        assert!(matches!(
+            gate(&follow_up, &breaker, morning),
+            Gate::Call(Admission::Call)
+        ));
     }
 
     #[test]

@@ -320,6 +320,7 @@ impl Conversations {
             attempts: 0,
             not_before: None,
             not_after: None,
+            quiet: None,
         });
         self.ctx.metrics.replies.inc(&[planned.route]);
         self.ctx

@@ -13,9 +13,11 @@ use crate::db::{DbError, followups, outbox, rusqlite::Connection};
 use crate::domain::clinic::ClinicFacts;
 use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
+use crate::domain::quiet_hours::QuietHours;
 use crate::domain::time;
 use crate::router::Router;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -36,6 +38,8 @@ pub struct ClaimedSend {
     pub template: Option<CloudTemplate>,
     /// The chat's last patient message, which bounds when free text can still go out.
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The clinic's quiet hours and time zone: the sender holds the message back in them.
+    pub quiet: Option<(QuietHours, Tz)>,
 }
 
 #[derive(Debug, Default)]
@@ -263,5 +267,9 @@ fn claim(
             .last_inbound_at
             .as_deref()
             .and_then(|t| time::from_db(t).ok()),
+        quiet: d
+            .policy
+            .quiet
+            .zip((d.clinics)(&row.clinic_id).map(|c| c.timezone)),
     }))
 }

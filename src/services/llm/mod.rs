@@ -263,6 +263,7 @@ impl LlmAnswerer {
             not_before: None,
             not_after: None,
             template: None,
+            quiet: None,
         });
         self.ctx.metrics.replies.inc(&[route]);
         self.ctx
