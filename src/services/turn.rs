@@ -217,7 +217,14 @@ impl Conversations {
             (Some(llm), Some(state)) => llm.is_pending(&state.session_id),
             _ => false,
         };
-        let defer = self.llm.is_some() && planned.as_ref().is_some_and(|p| p.to_llm || llm_pending);
+        // A fast-path answer that hands the chat to staff (an emergency above all, a booking
+        // wish, "a human please") goes out at once with its handoff, even ahead of an answer
+        // still being prepared: joining it would leave the emergency text and the urgent
+        // handoff to whatever the model (or its fallback) does.
+        let defer = self.llm.is_some()
+            && planned
+                .as_ref()
+                .is_some_and(|p| p.to_llm || (llm_pending && p.handoff.is_none()));
 
         let ids = chat.ids.clone();
         let inbound = InboundWrite {

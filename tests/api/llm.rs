@@ -624,3 +624,28 @@ async fn a_follow_up_past_whatsapps_window_is_refused_to_the_model_not_promised(
     assert!(offered.contains("1 to 23.75"), "{offered}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_emergency_while_an_answer_is_being_prepared_is_answered_at_once_and_urgently() {
+    let (app, llm) = app_with_llm(8000).await;
+    llm.script([LlmScript::Hang]);
+    let r = app
+        .post_evolution(&evolution_text("EM1", "79990001122", DOG), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    model_is_working(&llm, 1).await;
+    let (reply, took) = ask_timed(
+        &app,
+        "79990001122",
+        "сильно болит зуб и опухла щека, что делать?",
+    )
+    .await;
+    assert!(reply.contains("112") || reply.contains("103"), "{reply}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        app.query_string("SELECT reason || '/' || urgent FROM handoffs WHERE urgent = 1")
+            .as_deref(),
+        Some("emergency/1")
+    );
+    app.shutdown().await;
+}
