@@ -649,3 +649,22 @@ async fn an_emergency_while_an_answer_is_being_prepared_is_answered_at_once_and_
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_probe_the_llm_refuses_as_malformed_does_not_keep_the_breaker_shut() {
+    let (app, llm) = app_with_llm(3000).await;
+    llm.script((0..5).map(|_| LlmScript::Status(503)));
+    for i in 0..5 {
+        assert_fallback_within(&app, Duration::from_millis(3000), &format!("7999000300{i}")).await;
+    }
+    app.clock.advance(chrono::Duration::seconds(31)); // the breaker lets one probe through
+    llm.script([LlmScript::Status(400)]); // that one is refused: no verdict on the LLM's health
+    assert_fallback_within(&app, Duration::from_millis(3000), "79990003008").await;
+    llm.set_default_text("Да, с собакой можно.");
+    let (reply, _) = ask_timed(&app, "79990003009", DOG).await;
+    assert_eq!(
+        reply, "Да, с собакой можно.",
+        "the next question probes and is answered"
+    );
+    app.shutdown().await;
+}
