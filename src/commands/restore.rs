@@ -9,7 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, KeyName};
 use crate::crypto::Keys;
 use crate::data_lock::{DataDirLock, give_to_data_dir_owner};
-use crate::db::{Db, DbError, meta};
+use crate::db::{Db, DbError, meta, rusqlite};
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::keys as key_binding;
 use std::os::unix::fs::PermissionsExt;
@@ -47,11 +47,11 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
         }
     };
 
-    if let Some(aside) = &replaced {
-        // Closing folds the live WAL into its file, so the copy kept aside is complete.
-        Db::open_existing(&live)?.close().await?;
-        remove_sidecars(&live)?;
-        std::fs::rename(&live, aside)?;
+    if let Some(aside) = &replaced
+        && let Err(e) = move_aside(&live, aside)
+    {
+        remove_database_files(&staged)?;
+        return Err(e.into());
     }
     remove_sidecars(&staged)?;
     std::fs::rename(&staged, &live)?;
@@ -155,6 +155,36 @@ fn remove_sidecars(db: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Moves the live database aside, whatever state it is in: a restore is what one reaches for
+/// when it is damaged, or too new after rolling an upgrade back, so it is not opened as a
+/// Frontdesk database (no checks, no migrations). A plain checkpoint folds its WAL into the
+/// file first; if even that fails, the file moves with its WAL and shared-memory files, under
+/// the same new name, so nothing in them is lost.
+fn move_aside(live: &Path, aside: &Path) -> std::io::Result<()> {
+    let folded =
+        rusqlite::Connection::open_with_flags(live, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .and_then(|c| {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .is_ok_and(|busy| busy == 0);
+    if folded {
+        remove_sidecars(live)?;
+    } else {
+        for suffix in ["wal", "shm"] {
+            let (mut from, mut to) = (live.as_os_str().to_owned(), aside.as_os_str().to_owned());
+            from.push(format!("-{suffix}"));
+            to.push(format!("-{suffix}"));
+            match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    std::fs::rename(live, aside)
 }
 
 fn remove_database_files(db: &Path) -> std::io::Result<()> {

@@ -157,3 +157,43 @@ async fn a_backup_under_other_keys_or_with_a_broken_chain_or_no_backup_at_all_is
     );
     assert_eq!(messages_in(&live), 4);
 }
+
+#[tokio::test]
+async fn a_damaged_or_too_new_live_database_is_kept_aside_and_the_backup_restored() {
+    for damage in ["damaged", "too new"] {
+        let (dir, backup) = backup_then_more().await;
+        let live = dir.path().join("frontdesk.db");
+        if damage == "damaged" {
+            std::fs::write(&live, b"this is no longer a database").unwrap();
+        } else {
+            // As after rolling an upgrade back: written by a newer release.
+            let conn = frontdesk::db::rusqlite::Connection::open(&live).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let out = Cli::new(dir.path()).run(&["restore", backup.to_str().unwrap()]);
+        assert!(out.status.success(), "{damage}: {}", out.stderr_text());
+        assert_eq!(messages_in(&live), 2, "{damage}: the backup is in place");
+        let kept: Vec<String> = files_beside(&live)
+            .into_iter()
+            .filter(|n| {
+                n.contains("before-restore-") && !n.ends_with("-wal") && !n.ends_with("-shm")
+            })
+            .collect();
+        assert_eq!(kept.len(), 1, "{damage}: {:?}", files_beside(&live));
+        let kept = dir.path().join(&kept[0]);
+        if damage == "damaged" {
+            assert_eq!(
+                std::fs::read(&kept).unwrap(),
+                b"this is no longer a database"
+            );
+        } else {
+            let conn = frontdesk::db::rusqlite::Connection::open(&kept).unwrap();
+            let version: i64 = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, 99, "kept as it was");
+            assert_eq!(messages_in(&kept), 4, "nothing lost");
+        }
+        assert!(!files_beside(&live).iter().any(|n| n.contains("restoring")));
+    }
+}
