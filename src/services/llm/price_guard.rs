@@ -1,7 +1,9 @@
 //! Catches an LLM reply that quotes a price not on the price list. An amount counts as a
-//! price when a currency sign or word sits next to it ("4 500 ₽", "$35", "3500 руб.") or a
-//! price word comes just before it ("стоит 4500", "costs 35"). Any such amount that is not a
-//! listed price (exactly, in minor units) means the reply is not sent.
+//! price when a currency sign or word sits next to it ("4 500 ₽", "$35", "3500 руб.",
+//! "3 900 (рублей)") or a price word comes up to three words before it ("стоит 4500", "будет
+//! стоить 3900", "costs 35"); "3,9 тыс." is read as 3 900. Any such amount that is not a
+//! listed price (exactly, in minor units) means the reply is not sent. Erring towards
+//! "invented" only costs a price list sent instead of the model's words.
 
 /// Currency signs and words, lower case; matched as whole tokens next to a number.
 const CURRENCY: &[&str] = &[
@@ -32,25 +34,40 @@ const CURRENCY: &[&str] = &[
     "dollar",
     "долларов",
     "доллара",
+    "rubles",
+    "ruble",
+    "roubles",
+    "rouble",
+    "rublos",
+    "rublo",
+    "₴",
+    "грн",
+    "грн.",
+    "гривен",
+    "гривны",
+    "uah",
 ];
-/// Words that make the next number a price.
-const PRICE_WORDS: &[&str] = &[
-    "стоит",
-    "стоимость",
-    "цена",
-    "ценой",
-    "цене",
-    "от",
-    "costs",
+/// After a number: it counts thousands ("3,9 тыс.", "5 mil").
+const THOUSANDS: &[&str] = &["тыс", "тыс.", "тысяч", "тысячи", "thousand", "mil"];
+/// Words that make the next number a price, by how they start ("стоит", "стоят", "стоить",
+/// "стоимостью"; "составляет", "составит"; "cuesta", "cuestan").
+const PRICE_WORD_STARTS: &[&str] = &[
+    "стои",
+    "стоя",
+    "цен",
+    "состав",
+    "обойд",
     "cost",
     "price",
-    "priced",
-    "from",
-    "cuesta",
-    "cuestan",
+    "cuest",
     "precio",
-    "desde",
 ];
+/// Words that make the next number a price, whole.
+const PRICE_WORDS: &[&str] = &["от", "за", "from", "desde", "por"];
+
+fn is_price_word(token: &str) -> bool {
+    PRICE_WORDS.contains(&token) || PRICE_WORD_STARTS.iter().any(|s| token.starts_with(s))
+}
 
 /// A number as written, and where it sits among the tokens.
 struct Amount {
@@ -113,7 +130,8 @@ fn minor_units(number: &str) -> Option<i64> {
 }
 
 fn is_currency(token: &str) -> bool {
-    CURRENCY.contains(&token)
+    // A word token keeps its dots ("руб.", and "rubles." at the end of a sentence).
+    CURRENCY.contains(&token) || CURRENCY.contains(&token.trim_end_matches('.'))
 }
 
 fn amounts(tokens: &[String]) -> Vec<Amount> {
@@ -130,31 +148,62 @@ fn amounts(tokens: &[String]) -> Vec<Amount> {
         .collect()
 }
 
-/// The price-like amounts in `text`, in minor units.
-pub fn quoted_prices(text: &str) -> Vec<i64> {
+/// "3,9" before "тыс." → 390000 (3 900 in minor units).
+fn thousands(number: &str) -> Option<i64> {
+    let decimal: String = number
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\''))
+        .map(|c| if c == ',' { '.' } else { c })
+        .collect();
+    let value: f64 = decimal.parse().ok()?;
+    Some((value * 1000.0 * 100.0).round() as i64)
+}
+
+/// The price-like amounts in `text`, in minor units. A number after a price word counts from
+/// `floor` minor units up (smaller ones are counts: "от 2 визитов").
+fn prices_from(text: &str, floor: i64) -> Vec<i64> {
     let tokens = tokens(text);
     amounts(&tokens)
         .into_iter()
-        .filter(|a| {
+        .filter_map(|a| {
             let near = |d: isize| {
                 let j = a.token as isize + d;
                 (j >= 0).then(|| tokens.get(j as usize)).flatten()
             };
-            let currency = [-1, 1]
-                .iter()
-                .any(|d| near(*d).is_some_and(|t| is_currency(t)));
+            let in_thousands = near(1).is_some_and(|t| THOUSANDS.contains(&t.as_str()));
+            let minor = if in_thousands {
+                thousands(&tokens[a.token])?
+            } else {
+                a.minor
+            };
+            let punctuation = |t: &String| t.chars().all(|c| !c.is_alphanumeric());
+            let currency = [-1, 1].iter().any(|d| near(*d).is_some_and(|t| is_currency(t)))
+                // "3 900 (рублей)", "3,9 тыс. руб."
+                || (near(1).is_some_and(|t| punctuation(t) || in_thousands)
+                    && near(2).is_some_and(|t| is_currency(t)));
             let after_price_word = [-1, -2, -3]
                 .iter()
-                .any(|d| near(*d).is_some_and(|t| PRICE_WORDS.contains(&t.as_str())));
-            currency || (after_price_word && a.minor >= 100 * 100)
+                .any(|d| near(*d).is_some_and(|t| is_price_word(t)));
+            (currency || in_thousands || (after_price_word && minor >= floor)).then_some(minor)
         })
-        .map(|a| a.minor)
         .collect()
 }
 
-/// True when the text quotes an amount that is not one of `listed` (minor units).
+/// The price-like amounts in `text`, in minor units (a bare number after a price word from
+/// 100 up).
+pub fn quoted_prices(text: &str) -> Vec<i64> {
+    prices_from(text, 100 * 100)
+}
+
+/// True when the text quotes an amount that is not one of `listed` (minor units). A bare
+/// number after a price word counts from half the cheapest listed price (at most 100), so
+/// "costs 60" is caught on a list priced in tens of euros.
 pub fn invents_a_price(text: &str, listed: &[i64]) -> bool {
-    quoted_prices(text).iter().any(|p| !listed.contains(p))
+    let floor = listed
+        .iter()
+        .min()
+        .map_or(100 * 100, |cheapest| (cheapest / 2).clamp(1, 100 * 100));
+    prices_from(text, floor).iter().any(|p| !listed.contains(p))
 }
 
 #[cfg(test)]
@@ -207,5 +256,35 @@ mod tests {
             "Мы откроемся в 09:00, приходите!",
             &listed
         ));
+    }
+
+    #[test]
+    fn invented_prices_are_caught_however_the_model_phrases_them() {
+        let listed = [450000, 250000];
+        for text in [
+            "Пломбы стоят 3900 и 2500.",
+            "Пломба будет стоить 3900.",
+            "Стоимость световой пломбы составляет 3 900.",
+            "Пломба стоит 3,9 тыс. руб.",
+            "The consultation is 1,900 rubles.",
+            "La limpieza son 3.900 rublos.",
+            "Пломба за 3 900 (рублей)",
+            "Лечение обойдётся в 3 900.",
+        ] {
+            assert!(
+                invents_a_price(text, &listed),
+                "{text}: {:?}",
+                quoted_prices(text)
+            );
+        }
+        assert!(invents_a_price("A filling costs 60.", &[3500, 5000]));
+        assert!(!invents_a_price("A filling costs 35.", &[3500, 5000]));
+        assert!(!invents_a_price("Пломба стоит 4,5 тыс. ₽", &listed));
+        for text in [
+            "Лечение займёт от 2 визитов",
+            "Приходите за 2 дня до приёма",
+        ] {
+            assert!(!invents_a_price(text, &listed), "{text}");
+        }
     }
 }
