@@ -2,7 +2,7 @@
 //! (Cyrillic or Latin), then within it characters only one language uses (¿¡ñ for Spanish),
 //! marker words and words of the language's intent phrases ("emergencia"); without evidence,
 //! the chat's previous language, then the clinic's.
-//! Short texts without evidence ("ok", "?", "4500") never change a chat's language.
+//! Texts without evidence ("ok", "?", "4500", a brand name) never change a chat's language.
 
 use super::pack::LanguagePack;
 use super::text::{Script, letters_by_script};
@@ -77,7 +77,14 @@ pub fn detect_language(
         if let Some(i) = session_index.filter(|i| candidates.contains(i)) {
             return (i, LanguageSource::Session);
         }
-        if letters[script.index()] < MIN_LETTERS_TO_SWITCH_SCRIPT {
+        // Not one word of this script's languages. Beside words in the chat's own script
+        // ("Цена Straumann"), or alone in a script several languages share ("Invisalign?"),
+        // that is a brand or a name: it does not move the chat to another language. (A
+        // script only one language uses is evidence enough: "пломба?" is Russian.)
+        let session_script = session_index.map(|i| packs[i].script);
+        let keep_session =
+            session_script.is_some_and(|own| letters[own.index()] > 0 || candidates.len() > 1);
+        if keep_session || letters[script.index()] < MIN_LETTERS_TO_SWITCH_SCRIPT {
             return fallback();
         }
     }

@@ -64,6 +64,22 @@ fn a_latin_text_without_markers_stays_in_a_latin_chats_language() {
 }
 
 #[test]
+fn a_brand_name_does_not_switch_a_chat_to_another_language() {
+    for text in [
+        "Цена Straumann",
+        "А Straumann?",
+        "Invisalign?",
+        "Straumann или Osstem?",
+    ] {
+        assert_eq!(
+            language_of(text, Some("ru"), "ru"),
+            ("ru".into(), LanguageSource::Session),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn a_clear_message_in_another_language_switches_the_chat() {
     assert_eq!(
         language_of("hola", Some("ru"), "ru"),
