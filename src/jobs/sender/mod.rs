@@ -28,50 +28,17 @@ use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+mod gate;
+mod queue;
+
+use gate::{Gate, gate};
+pub use queue::{OutgoingSend, SenderHandle, channel};
+
 pub use super::recent_sends::RecentSends;
 
 /// How long the sender waits before writing outcomes again after a failed attempt.
 const RECORD_RETRY: Duration = Duration::from_secs(1);
 const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
-
-/// One reply to deliver; plaintext lives only in memory.
-#[derive(Clone)]
-pub struct OutgoingSend {
-    pub outbox_id: String,
-    pub message_id: String,
-    pub session_id: String,
-    pub provider: Provider,
-    pub instance: String,
-    pub to: String,
-    pub text: String,
-    /// Set for a Cloud API template (outside the 24-hour window); `text` then holds its JSON.
-    pub template: Option<CloudTemplate>,
-    pub attempts: u32,
-    pub not_before: Option<DateTime<Utc>>,
-    /// Free text nobody asked for (a follow-up) must reach the gateway before this (WhatsApp's
-    /// 24-hour window): retries or a restart that carry it past then give up instead of sending
-    /// what WhatsApp refuses and the patient no longer expects. Replies and templates have no
-    /// such limit (a reply's window is the message it answers; the gateway timestamps that,
-    /// and a late delivery or a skewed clock must not cost the patient the answer).
-    pub not_after: Option<DateTime<Utc>>,
-    /// A follow-up's clinic quiet hours (and time zone): claimed outside them, it may still
-    /// wait in the queue into them (a gateway outage), and is then held until they end.
-    pub quiet: Option<(QuietHours, Tz)>,
-}
-
-#[derive(Clone)]
-pub struct SenderHandle {
-    tx: mpsc::UnboundedSender<OutgoingSend>,
-    pub recent: Arc<RecentSends>,
-}
-
-impl SenderHandle {
-    /// Queues a committed reply for delivery.
-    pub fn enqueue(&self, send: OutgoingSend) {
-        // A closed channel means we are shutting down: the row stays pending for next start.
-        let _ = self.tx.send(send);
-    }
-}
 
 pub struct Sender {
     db: Db,
@@ -108,17 +75,6 @@ enum Outcome {
     /// A follow-up withdrawn while it waited (the patient wrote, staff took over): not sent,
     /// and its row is already settled.
     Withdrawn,
-}
-
-pub fn channel() -> (SenderHandle, mpsc::UnboundedReceiver<OutgoingSend>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (
-        SenderHandle {
-            tx,
-            recent: Arc::default(),
-        },
-        rx,
-    )
 }
 
 impl Sender {
@@ -523,119 +479,11 @@ impl Sender {
     }
 }
 
-enum Gate {
-    /// Free text past WhatsApp's window: failed here, the gateway is not called.
-    WindowClosed,
-    /// The gateway's breaker is open, or a follow-up is in quiet hours: try again then.
-    Wait(DateTime<Utc>),
-    Call(Admission),
-}
-
-/// Whether `send` goes to the gateway now. The window is checked before the breaker is asked:
-/// a send that makes no call must not take the single probe after an outage (nobody would
-/// report the probe's outcome, and every later send would wait for it for good).
-fn gate(send: &OutgoingSend, breaker: &Breaker, now: DateTime<Utc>) -> Gate {
-    if send.template.is_none() && send.not_after.is_some_and(|end| end <= now) {
-        return Gate::WindowClosed;
-    }
-    if let Some((quiet, tz)) = send.quiet {
-        let allowed = quiet.next_allowed(now, tz);
-        if allowed > now {
-            return Gate::Wait(allowed);
-        }
-    }
-    match breaker.admit() {
-        Admission::Wait(until) => Gate::Wait(until),
-        admission => Gate::Call(admission),
-    }
-}
-
 /// The outbox id an outcome takes out of the queue for good (a retry keeps it queued).
 fn settled_id(outcome: &outbox::SendOutcome) -> Option<String> {
     match outcome {
         outbox::SendOutcome::Sent { outbox_id, .. }
         | outbox::SendOutcome::Failed { outbox_id, .. } => Some(outbox_id.clone()),
         outbox::SendOutcome::Retry { .. } => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{Clock, ManualClock};
-    use crate::resilience::BreakerState;
-
-    fn send(not_after: Option<DateTime<Utc>>) -> OutgoingSend {
-        OutgoingSend {
-            outbox_id: "o".into(),
-            message_id: "m".into(),
-            session_id: "s".into(),
-            provider: Provider::Evolution,
-            instance: "clinic-main".into(),
-            to: "79990001122".into(),
-            text: "Напоминаем о приёме".into(),
-            template: None,
-            attempts: 0,
-            not_before: None,
-            not_after,
-            quiet: None,
-        }
-    }
-
-    #[test]
-    fn a_follow_up_that_waited_into_quiet_hours_is_held_until_they_end() {
-        use chrono::TimeZone;
-        let tz: Tz = "Europe/Moscow".parse().unwrap();
-        let night = tz
-            .with_ymd_and_hms(2026, 11, 30, 23, 0, 0)
-            .unwrap()
-            .to_utc();
-        let clock = ManualClock::new(night);
-        let breaker = Breaker::new("test", 5, Duration::from_secs(30), clock.clone());
-        let follow_up = OutgoingSend {
-            quiet: Some((QuietHours::parse("21:00-09:00").unwrap().unwrap(), tz)),
-            ..send(Some(night + chrono::Duration::hours(12)))
-        };
-        let morning = tz.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap().to_utc();
-        assert!(matches!(gate(&follow_up, &breaker, night), Gate::Wait(t) if t == morning));
-        // A reply is never held back.
-        assert!(matches!(
-            gate(&send(None), &breaker, night),
-            Gate::Call(Admission::Call)
-        ));
-        assert!(matches!(
-            gate(&follow_up, &breaker, morning),
-            Gate::Call(Admission::Call)
-        ));
-    }
-
-    #[test]
-    fn a_send_past_its_window_leaves_the_probe_after_an_outage_to_a_real_call() {
-        let clock = ManualClock::new(Utc::now());
-        let breaker = Breaker::new("test", 5, Duration::from_secs(30), clock.clone());
-        for _ in 0..5 {
-            breaker.failure();
-        }
-        clock.advance(chrono::Duration::minutes(30)); // the open period is over
-        let expired = send(Some(clock.now() - chrono::Duration::minutes(1)));
-        assert!(matches!(
-            gate(&expired, &breaker, clock.now()),
-            Gate::WindowClosed
-        ));
-        assert_ne!(breaker.state(), BreakerState::HalfOpen);
-        assert!(matches!(
-            gate(&send(None), &breaker, clock.now()),
-            Gate::Call(Admission::Probe)
-        ));
-        // Everyone else waits for that probe's outcome, and its success lets them through.
-        assert!(matches!(
-            gate(&send(None), &breaker, clock.now()),
-            Gate::Wait(_)
-        ));
-        breaker.success();
-        assert!(matches!(
-            gate(&send(None), &breaker, clock.now()),
-            Gate::Call(Admission::Call)
-        ));
     }
 }
