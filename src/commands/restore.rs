@@ -145,11 +145,18 @@ fn sibling(db: &Path, suffix: &str) -> PathBuf {
 
 /// SQLite's `-wal` and `-shm` belong to the database file they sit beside; left next to a
 /// different file they would corrupt it.
+/// SQLite's files beside a WAL-mode database: `<db>-wal` and `<db>-shm`.
+const SIDECARS: [&str; 2] = ["wal", "shm"];
+
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(format!("-{suffix}"));
+    PathBuf::from(name)
+}
+
 fn remove_sidecars(db: &Path) -> std::io::Result<()> {
-    for suffix in ["wal", "shm"] {
-        let mut name = db.as_os_str().to_owned();
-        name.push(format!("-{suffix}"));
-        match std::fs::remove_file(PathBuf::from(name)) {
+    for suffix in SIDECARS {
+        match std::fs::remove_file(sidecar(db, suffix)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
@@ -174,11 +181,8 @@ fn move_aside(live: &Path, aside: &Path) -> std::io::Result<()> {
     if folded {
         remove_sidecars(live)?;
     } else {
-        for suffix in ["wal", "shm"] {
-            let (mut from, mut to) = (live.as_os_str().to_owned(), aside.as_os_str().to_owned());
-            from.push(format!("-{suffix}"));
-            to.push(format!("-{suffix}"));
-            match std::fs::rename(&from, &to) {
+        for suffix in SIDECARS {
+            match std::fs::rename(sidecar(live, suffix), sidecar(aside, suffix)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }

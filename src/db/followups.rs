@@ -106,27 +106,29 @@ pub fn withdraw_undelivered(
         Withdraw::Only(id) => ("f.id = ?2", Some(id)),
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT f.id, f.message_id FROM followups f
+        "SELECT f.id, f.message_id, o.id, o.attempts FROM followups f
          JOIN send_outbox o ON o.message_id = f.message_id AND o.status = 'pending'
          WHERE f.session_id = ?1 AND f.status = 'sent' AND {filter}"
     ))?;
     let claimed = stmt
         .query_map(params![session_id, only], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    for (followup_id, message_id) in &claimed {
+    let withdrawn = format!("withdrawn: {reason}");
+    for (followup_id, message_id, outbox_id, attempts) in &claimed {
         conn.prepare_cached(
             "UPDATE followups SET status = 'cancelled', last_error = ?2, updated_at = ?3
              WHERE id = ?1",
         )?
         .execute(params![followup_id, reason, now])?;
-        conn.prepare_cached(
-            "UPDATE send_outbox SET status = 'failed', last_error = ?2, updated_at = ?3
-             WHERE message_id = ?1 AND status = 'pending'",
-        )?
-        .execute(params![message_id, format!("withdrawn: {reason}"), now])?;
-        super::messages::mark_failed(conn, message_id, &format!("withdrawn: {reason}"), now)?;
+        super::outbox::mark_failed(conn, outbox_id, *attempts, &withdrawn, now)?;
+        super::messages::mark_failed(conn, message_id, &withdrawn, now)?;
     }
     Ok(claimed.len())
 }
