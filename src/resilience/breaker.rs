@@ -99,6 +99,14 @@ impl Breaker {
         }
     }
 
+    /// Holds an admission until the caller has given its verdict: dropped with the admitted
+    /// probe still out (no call made, the caller cancelled, an outcome that says nothing about
+    /// the remote side), it hands the probe back, so the breaker never stays half-open.
+    /// Harmless after `success` or `failure` (the breaker is then closed or open again).
+    pub fn hold(&self, admission: Admission) -> ProbeGuard<'_> {
+        ProbeGuard((admission == Admission::Probe).then_some(self))
+    }
+
     pub fn failure(&self) {
         let now = self.clock.now();
         let mut state = self.lock();
@@ -127,6 +135,17 @@ impl Breaker {
 
     pub fn state(&self) -> BreakerState {
         *self.lock()
+    }
+}
+
+/// See [`Breaker::hold`].
+pub struct ProbeGuard<'a>(Option<&'a Breaker>);
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(breaker) = self.0 {
+            breaker.probe_unused();
+        }
     }
 }
 

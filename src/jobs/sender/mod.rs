@@ -16,7 +16,7 @@ use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
 use crate::domain::{time, window};
-use crate::resilience::{Admission, Backoff, Breaker};
+use crate::resilience::{Backoff, Breaker};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::cmp::Reverse;
@@ -358,13 +358,12 @@ impl Sender {
             }
             let (gateway, db) = (self.gateway.clone(), self.db.clone());
             inflight.spawn(async move {
+                // A probe that ends up making no call goes back unused.
+                let _probe = breaker.hold(admission);
                 // Nobody asked for a follow-up: it may have been withdrawn while it waited.
                 if send.not_after.is_some() {
                     let id = send.outbox_id.clone();
                     if let Ok(false) = db.read(move |c| outbox::is_pending(c, &id)).await {
-                        if admission == Admission::Probe {
-                            breaker.probe_unused();
-                        }
                         return (send, Outcome::Withdrawn);
                     }
                 }
@@ -383,10 +382,7 @@ impl Sender {
                 match result {
                     Ok(_) | Err(SendError::Permanent(_)) => breaker.success(),
                     Err(SendError::Transient(_)) => breaker.failure(),
-                    // No call was made: a probe goes back unused.
-                    Err(SendError::NotConfigured(_)) if admission == Admission::Probe => {
-                        breaker.probe_unused();
-                    }
+                    // No call was made: `_probe` hands a probe back.
                     Err(SendError::NotConfigured(_)) => {}
                 }
                 let outcome = match result {

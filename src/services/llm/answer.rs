@@ -10,7 +10,7 @@ use crate::clients::llm::{Completion, LlmError, Settings};
 use crate::crypto::Aad;
 use crate::db::messages;
 use crate::domain::message::Provider;
-use crate::resilience::{Admission, Breaker};
+use crate::resilience::Admission;
 use crate::router::{Intent, LanguageSource, PriceMatch, Understanding};
 use crate::services::reply_write::LlmFigures;
 use std::time::{Duration, Instant};
@@ -25,18 +25,6 @@ pub struct Answer {
     pub figures: Option<LlmFigures>,
     /// LLM requests made before this reply could be sent.
     pub calls: i64,
-}
-
-/// Hands an admitted probe back when dropped; harmless once it has a verdict (the breaker is
-/// then closed or open again, not half-open).
-struct ProbeGuard<'a>(Option<&'a Breaker>);
-
-impl Drop for ProbeGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(breaker) = self.0 {
-            breaker.probe_unused();
-        }
-    }
 }
 
 /// Below this much budget left, another request is not worth starting.
@@ -55,7 +43,7 @@ impl LlmAnswerer {
         // A probe that ends without a verdict on the LLM's health (the request refused as
         // malformed, no history, cancelled) is handed back; otherwise the breaker would stay
         // half-open and every later question would get the fallback until a restart.
-        let _probe = ProbeGuard((admission == Admission::Probe).then_some(&self.breaker));
+        let _probe = self.breaker.hold(admission);
         let history = match self.history(job).await {
             Ok(h) => h,
             Err(e) => {
