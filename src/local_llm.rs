@@ -1,8 +1,8 @@
 //! An OpenAI chat-completions stand-in on loopback, for tests and `frontdesk bench`. It answers
 //! in the real wire format (JSON, or server-sent events when asked to stream, with usage in
 //! the last chunk) and is strict the way the real API is: a wrong key is 401, and for
-//! reasoning models (gpt-5*, o-series) `max_tokens` and a non-default `temperature` get the
-//! real 400 bodies. Answers are scripted ("500, then a tool call, then text"); every request
+//! reasoning models (gpt-5*, o-series, and any deployment name marked as one) `max_tokens`
+//! and a non-default `temperature` get the real 400 bodies. Answers are scripted ("500, then a tool call, then text"); every request
 //! body is recorded so tests can check what left the machine.
 
 use axum::body::Body;
@@ -40,6 +40,8 @@ struct Inner {
     delay: Mutex<Duration>,
     /// Between streamed chunks.
     chunk_gap: Mutex<Duration>,
+    /// Model names served by a reasoning model whatever they look like (Azure deployments).
+    reasoning_deployments: Mutex<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -60,6 +62,7 @@ impl LocalLlm {
             default_text: Mutex::new("Спасибо за вопрос! Администратор уточнит детали.".into()),
             delay: Mutex::new(Duration::ZERO),
             chunk_gap: Mutex::new(Duration::from_millis(2)),
+            reasoning_deployments: Mutex::default(),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -95,6 +98,11 @@ impl LocalLlm {
     /// Time between streamed chunks (2 ms unless set).
     pub fn set_chunk_gap(&self, gap: Duration) {
         *lock(&self.inner.chunk_gap) = gap;
+    }
+
+    /// Serves `model` with a reasoning model, as an Azure deployment of any name can be.
+    pub fn serve_as_reasoning(&self, model: &str) {
+        lock(&self.inner.reasoning_deployments).push(model.to_owned());
     }
 
     /// Every request body received, in order.
@@ -157,7 +165,10 @@ async fn completions(
     let model = req["model"].as_str().unwrap_or_default();
     let reasoning = ["gpt-5", "o1", "o3", "o4"]
         .iter()
-        .any(|p| model.starts_with(p));
+        .any(|p| model.starts_with(p))
+        || lock(&inner.reasoning_deployments)
+            .iter()
+            .any(|m| m == model);
     if reasoning && req.get("max_tokens").is_some() {
         return error(
             StatusCode::BAD_REQUEST,

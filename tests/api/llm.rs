@@ -138,6 +138,49 @@ async fn every_operation_sends_max_completion_tokens_and_only_accepted_parameter
 }
 
 #[tokio::test]
+async fn a_deployment_that_refuses_temperature_is_asked_again_without_it_and_from_then_on() {
+    let llm = LocalLlm::start(KEY).await.unwrap();
+    // An Azure deployment of a reasoning model: its name says nothing, so the registry sends
+    // `temperature` and the server refuses it.
+    llm.serve_as_reasoning("frontdesk-prod");
+    let client = LlmClient::new(
+        &llm.base_url(),
+        Some(KEY.into()),
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+    );
+    let deployment = ModelParams {
+        name: "frontdesk-prod".into(),
+        supports_tools: true,
+        supports_streaming: true,
+        supports_temperature: true,
+    };
+    let settings = Settings {
+        model: &deployment,
+        max_completion_tokens: 300,
+        temperature: Some(0.3),
+    };
+    let msgs = vec![Message::User {
+        content: "hi".into(),
+    }];
+    llm.set_default_text("first");
+    let first = client.generate(&settings, &msgs, &[]).await.unwrap();
+    assert_eq!(first.content.as_deref(), Some("first"));
+    let mut streamed = String::new();
+    client
+        .stream(&settings, &msgs, &[], &mut |t| streamed.push_str(t))
+        .await
+        .unwrap();
+    assert_eq!(streamed, "first");
+    let sent: Vec<bool> = llm
+        .requests()
+        .iter()
+        .map(|r| r.get("temperature").is_some())
+        .collect();
+    assert_eq!(sent, [true, false, false], "refused once, then left out");
+}
+
+#[tokio::test]
 async fn the_stand_in_rejects_max_tokens_like_the_real_api_so_the_test_can_fail() {
     let llm = LocalLlm::start(KEY).await.unwrap();
     let r = reqwest::Client::new()

@@ -10,6 +10,7 @@ pub mod wire;
 
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 pub use wire::{FunctionSpec, Message, Tool, ToolCall, Usage};
 
@@ -58,6 +59,9 @@ pub struct LlmClient {
     http: reqwest::Client,
     base: String,
     api_key: Option<SecretString>,
+    /// The server refused `temperature` once (a reasoning model behind a name the registry
+    /// cannot recognise, such as an Azure deployment): requests leave it out from then on.
+    temperature_refused: AtomicBool,
 }
 
 /// Request settings shared by every operation.
@@ -103,10 +107,35 @@ impl LlmClient {
             http: super::http_client(connect, read, 16),
             base: base_url.trim_end_matches('/').to_owned(),
             api_key,
+            temperature_refused: AtomicBool::new(false),
         }
     }
 
+    /// Sends the request; if the model refuses its `temperature`, sends it again without
+    /// one and leaves it out of every later request. The registry knows reasoning models by
+    /// name, but a deployment can be named anything: learning it from the server's answer
+    /// costs one refused call instead of every call.
     async fn post(&self, body: &wire::Request<'_>) -> Result<reqwest::Response, LlmError> {
+        let mut body = body.clone();
+        if self.temperature_refused.load(Ordering::Relaxed) {
+            body.temperature = None;
+        }
+        match self.send(&body).await {
+            Err(Rejection::Temperature(_)) if body.temperature.is_some() => {
+                if !self.temperature_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        model = body.model,
+                        "the model refused `temperature`; requests leave it out from now on"
+                    );
+                }
+                body.temperature = None;
+                self.send(&body).await.map_err(LlmError::from)
+            }
+            result => result.map_err(LlmError::from),
+        }
+    }
+
+    async fn send(&self, body: &wire::Request<'_>) -> Result<reqwest::Response, Rejection> {
         let mut req = self
             .http
             .post(format!("{}/chat/completions", self.base))
@@ -125,19 +154,29 @@ impl LlmClient {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::resilience::retry_after(Some(v), Duration::from_secs(120)));
-        let message = response
+        let detail = response
             .json::<wire::ErrorBody>()
             .await
-            .map(|b| b.error.message)
-            .unwrap_or_default();
+            .ok()
+            .map(|b| b.error);
+        let refused = |status| LlmError::Refused {
+            status,
+            message: detail
+                .as_ref()
+                .map(|d| d.message.chars().take(300).collect())
+                .unwrap_or_default(),
+        };
         Err(match status {
-            429 => LlmError::RateLimited { retry_after },
-            408 => LlmError::Timeout,
-            s if s >= 500 => LlmError::Server(s),
-            s => LlmError::Refused {
-                status: s,
-                message: message.chars().take(300).collect(),
-            },
+            429 => LlmError::RateLimited { retry_after }.into(),
+            408 => LlmError::Timeout.into(),
+            s if s >= 500 => LlmError::Server(s).into(),
+            400 if detail
+                .as_ref()
+                .is_some_and(|d| d.param.as_deref() == Some("temperature")) =>
+            {
+                Rejection::Temperature(refused(400))
+            }
+            s => refused(s).into(),
         })
     }
 
@@ -284,6 +323,27 @@ impl LlmClient {
             }
         }
         Err(LlmError::Malformed("the model kept calling tools".into()))
+    }
+}
+
+/// Why one request failed: the model refusing `temperature` is told apart, since `post` can
+/// do something about it.
+enum Rejection {
+    Temperature(LlmError),
+    Other(LlmError),
+}
+
+impl From<LlmError> for Rejection {
+    fn from(e: LlmError) -> Self {
+        Rejection::Other(e)
+    }
+}
+
+impl From<Rejection> for LlmError {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::Temperature(e) | Rejection::Other(e) => e,
+        }
     }
 }
 

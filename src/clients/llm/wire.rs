@@ -61,7 +61,7 @@ pub struct FunctionSpec {
 
 /// The request body. `max_completion_tokens`, never `max_tokens`: OpenAI's current models
 /// reject the old name, and the compatible servers accept the new one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Request<'a> {
     pub model: &'a str,
     pub messages: &'a [Message],
@@ -79,7 +79,7 @@ pub struct Request<'a> {
     pub stream_options: Option<StreamOptions>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StreamOptions {
     pub include_usage: bool,
 }
