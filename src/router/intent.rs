@@ -21,8 +21,8 @@ pub enum Intent {
 }
 
 impl Intent {
-    /// The section of a language pack's `[intents]` table that lists this intent's phrases.
-    pub fn pack_key(self) -> &'static str {
+    /// How stored messages and metrics name it.
+    pub fn name(self) -> &'static str {
         match self {
             Intent::Emergency => "emergency",
             Intent::Human => "human",
@@ -34,6 +34,17 @@ impl Intent {
             Intent::Greeting => "greeting",
             Intent::Thanks => "thanks",
             Intent::Unknown => "unknown",
+        }
+    }
+
+    /// The section of a language pack's `[intents]` table that lists this intent's phrases:
+    /// its name, but `other` for questions that look like a fast-path one and are not ("how
+    /// long does a cleaning take" is no price question): their phrases claim the words first,
+    /// and the message goes to the LLM (or staff).
+    pub fn pack_key(self) -> &'static str {
+        match self {
+            Intent::Unknown => "other",
+            known => known.name(),
         }
     }
 

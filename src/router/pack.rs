@@ -116,7 +116,7 @@ pub struct LanguagePack {
     pub templates: HashMap<String, String>,
 }
 
-const INTENTS: [Intent; 9] = [
+const INTENTS: [Intent; 10] = [
     Intent::Emergency,
     Intent::Human,
     Intent::Booking,
@@ -126,6 +126,7 @@ const INTENTS: [Intent; 9] = [
     Intent::Address,
     Intent::Greeting,
     Intent::Thanks,
+    Intent::Unknown,
 ];
 
 impl LanguagePack {

@@ -389,7 +389,7 @@ impl Conversations {
             .ctx
             .router
             .reply(&understood, facts, &prices.index, now);
-        let intent = understood.intents.first().map(|i| i.pack_key());
+        let intent = understood.intents.first().map(|i| i.name());
         if reply.needs_llm {
             return Planned {
                 text: reply.text,

@@ -199,6 +199,39 @@ fn a_bare_service_name_counts_as_a_price_question() {
 }
 
 #[test]
+fn how_long_or_how_often_about_a_service_is_not_answered_with_its_price() {
+    for text in [
+        "Сколько длится чистка зубов?",
+        "сколько по времени чистка зубов",
+        "как долго держится пломба",
+        "Сколько раз нужно приходить на чистку?",
+        "через сколько можно есть после пломбы",
+        "how long is a cleaning",
+        "how long does a filling take",
+        "how many visits for a crown",
+        "¿Cuánto dura una limpieza?",
+        "cuántas sesiones de limpieza necesito",
+        "cuanto tiempo dura el empaste",
+    ] {
+        let u = ask(text);
+        assert_eq!(u.primary(), Intent::Unknown, "{text}: {:?}", u.intents);
+        let reply = answer(text);
+        assert!(reply.needs_llm, "{text}: {}", reply.text);
+        assert!(!plain(&reply.text).contains('₽'), "{text}: {}", reply.text);
+    }
+    // Asked together with the price, it still goes to the LLM, which can answer both.
+    assert!(answer("сколько стоит чистка зубов и сколько она длится").needs_llm);
+    // The price questions these phrasings resemble are answered as before.
+    for text in [
+        "сколько стоит чистка зубов",
+        "how much is a cleaning",
+        "cuánto cuesta una limpieza",
+    ] {
+        assert_eq!(ask(text).intents, vec![Intent::Price], "{text}");
+    }
+}
+
+#[test]
 fn a_price_question_without_a_service_asks_which_and_offers_the_list() {
     for text in ["Сколько стоит?", "сколько стоит зуб"] {
         let u = ask(text);
