@@ -176,6 +176,15 @@ impl Env {
         })?;
         // Files written by editors and `echo` end in a newline that is not part of the secret.
         let value = text.trim_end_matches(['\n', '\r']).to_owned();
+        // An empty variable counts as unset, but an empty file is a mistake (a failed
+        // `openssl rand > file`, a credential never filled in): taken as a secret, an empty
+        // webhook secret would let anyone sign webhooks.
+        if value.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: name.into(),
+                message: format!("{} is empty", path.display()),
+            });
+        }
         Ok(Some((value.into(), SecretOrigin::File(path))))
     }
 

@@ -17,7 +17,7 @@ pub use peers::{CloudConfig, EvolutionApiVersion, EvolutionConfig, OpenAiConfig}
 pub use sync::{SyncConfig, SyncTargetConfig, TargetChoice};
 pub use template::starter_config;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_FILE_NAME: &str = "frontdesk.toml";
 pub const DEFAULT_DATA_DIR: &str = "frontdesk-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Shortest secret accepted for authenticating webhooks (HMAC keys, Evolution's `jwt_key`).
+pub const MIN_WEBHOOK_SECRET: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -344,6 +346,69 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join(CONFIG_FILE_NAME))
     }
 
+    /// A secret set to nothing is refused rather than used: an empty webhook secret would
+    /// authenticate anyone who signs with an empty key. The two that authenticate incoming
+    /// webhooks must also be long enough not to be guessed.
+    fn check_secrets(&self) -> Result<(), ConfigError> {
+        let secrets = [
+            (
+                "evolution.webhook_secret (EVOLUTION_WEBHOOK_SECRET)",
+                &self.evolution.webhook_secret,
+                MIN_WEBHOOK_SECRET,
+            ),
+            (
+                "whatsapp_cloud.app_secret (WHATSAPP_CLOUD_APP_SECRET)",
+                &self.whatsapp_cloud.app_secret,
+                MIN_WEBHOOK_SECRET,
+            ),
+            (
+                "whatsapp_cloud.verify_token (WHATSAPP_CLOUD_VERIFY_TOKEN)",
+                &self.whatsapp_cloud.verify_token,
+                1,
+            ),
+            (
+                "whatsapp_cloud.access_token (WHATSAPP_CLOUD_ACCESS_TOKEN)",
+                &self.whatsapp_cloud.access_token,
+                1,
+            ),
+            (
+                "evolution.api_key (EVOLUTION_API_KEY)",
+                &self.evolution.api_key,
+                1,
+            ),
+            ("openai.api_key (OPENAI_API_KEY)", &self.openai.api_key, 1),
+            (
+                "supabase.service_role_key (SUPABASE_SERVICE_ROLE_KEY)",
+                &self.supabase.service_role_key,
+                1,
+            ),
+            (
+                "sync.postgres_url (SYNC_POSTGRES_URL)",
+                &self.sync.postgres_url,
+                1,
+            ),
+        ];
+        for (key, secret, min) in secrets {
+            let Some(secret) = secret else { continue };
+            let length = secret.expose_secret().trim().chars().count();
+            if length == 0 {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: "is empty; leave it out instead if it is not used".into(),
+                });
+            }
+            if length < min {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: format!(
+                        "is {length} characters; use at least {min} (`openssl rand -hex 32` makes one)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             key: key.into(),
@@ -359,6 +424,7 @@ impl Config {
             ));
         }
         self.clinic.weekly_hours()?;
+        self.check_secrets()?;
         self.followups.validate()?;
         self.sync.validate(&self.supabase)?;
         if self.prices.cache_ttl_secs < 10 {

@@ -92,7 +92,7 @@ fn old_backend_variable_names_keep_working() {
         ("EVOLUTION_API_URL", "http://127.0.0.1:8081"),
         ("EVOLUTION_API_KEY", "evo"),
         ("EVOLUTION_INSTANCE", "clinic-main"),
-        ("EVOLUTION_WEBHOOK_SECRET", "hook"),
+        ("EVOLUTION_WEBHOOK_SECRET", "hook-secret-0123456789"),
     ]);
     let c = Config::load(&Overrides::default(), &env).unwrap();
     assert_eq!(c.data_dir, dir.path());
@@ -109,7 +109,10 @@ fn old_backend_variable_names_keep_working() {
     );
     assert_eq!(c.evolution.api_key.unwrap().expose_secret(), "evo");
     assert_eq!(c.evolution.instance.as_deref(), Some("clinic-main"));
-    assert_eq!(c.evolution.webhook_secret.unwrap().expose_secret(), "hook");
+    assert_eq!(
+        c.evolution.webhook_secret.unwrap().expose_secret(),
+        "hook-secret-0123456789"
+    );
 }
 
 #[test]
@@ -118,7 +121,7 @@ fn secrets_come_from_name_file_and_from_systemd_credentials() {
     let file = write(dir.path(), "openai", "sk-from-file\n");
     let creds = dir.path().join("creds");
     std::fs::create_dir(&creds).unwrap();
-    write(&creds, "EVOLUTION_WEBHOOK_SECRET", "from-credential");
+    write(&creds, "EVOLUTION_WEBHOOK_SECRET", "from-credential-0123");
     write(&creds, "PHI_MASTER_KEY", "x");
     let env = Env::from_pairs([
         ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
@@ -129,7 +132,7 @@ fn secrets_come_from_name_file_and_from_systemd_credentials() {
     assert_eq!(c.openai.api_key.unwrap().expose_secret(), "sk-from-file");
     assert_eq!(
         c.evolution.webhook_secret.unwrap().expose_secret(),
-        "from-credential"
+        "from-credential-0123"
     );
     match c.keys.get(KeyName::PhiMaster).unwrap() {
         KeySource::Credential(p) => assert_eq!(p, &creds.join("PHI_MASTER_KEY")),
@@ -139,6 +142,49 @@ fn secrets_come_from_name_file_and_from_systemd_credentials() {
         KeySource::File(p) => assert_eq!(p, &dir.path().join("keys").join("HIPAA_AUDIT_KEY")),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_empty_or_short_webhook_secret_is_refused_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |env: Env, file: Option<&str>| {
+        let config = file.map(|text| write(dir.path(), "frontdesk.toml", text));
+        let flags = Overrides {
+            data_dir: Some(dir.path().into()),
+            config,
+            ..Default::default()
+        };
+        Config::load(&flags, &env)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    // An empty file is no secret (an empty variable counts as unset, as before).
+    let empty = write(dir.path(), "secret", "\n");
+    let err = load(
+        Env::from_pairs([("EVOLUTION_WEBHOOK_SECRET_FILE", empty.to_str().unwrap())]),
+        None,
+    );
+    assert!(
+        err.contains("EVOLUTION_WEBHOOK_SECRET") && err.contains("is empty"),
+        "{err}"
+    );
+    let err = load(Env::default(), Some("[evolution]\nwebhook_secret = \"\"\n"));
+    assert!(
+        err.contains("webhook_secret") && err.contains("empty"),
+        "{err}"
+    );
+    let err = load(
+        Env::default(),
+        Some("[whatsapp_cloud]\napp_secret = \" \"\n"),
+    );
+    assert!(err.contains("app_secret") && err.contains("empty"), "{err}");
+    let err = load(
+        Env::from_pairs([("EVOLUTION_WEBHOOK_SECRET", "short")]),
+        None,
+    );
+    assert!(err.contains("at least 16"), "{err}");
+    assert!(!err.contains("short"), "the value is not echoed: {err}");
 }
 
 #[test]
