@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use frontdesk::cli::{Cli, Command};
-use frontdesk::commands::{self, Failure};
+use frontdesk::commands;
 use frontdesk::config::{Config, Env};
 use std::process::ExitCode;
 
@@ -45,9 +45,9 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure { code, error }) => {
-            eprintln!("frontdesk: {error:#}");
-            ExitCode::from(code)
+        Err(failure) => {
+            eprintln!("frontdesk: {}", failure.message());
+            ExitCode::from(failure.code)
         }
     }
 }

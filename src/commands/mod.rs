@@ -41,6 +41,23 @@ impl Failure {
     pub fn config(error: impl Into<anyhow::Error>) -> Self {
         Self::new(EX_CONFIG, error)
     }
+
+    /// The error and its causes on one line, each said once: many errors here carry their
+    /// cause's text already (`"sync: {0}"`), which `{:#}` would print a second time.
+    pub fn message(&self) -> String {
+        let mut text = String::new();
+        for cause in self.error.chain() {
+            let part = cause.to_string();
+            if text.contains(&part) {
+                continue;
+            }
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        text
+    }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {

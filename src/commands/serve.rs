@@ -3,8 +3,10 @@
 
 use super::Failure;
 use crate::app::{App, StartupError};
+use crate::clients::postgres::PostgresSetupError;
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::jobs::followups::FollowupJobError;
 use crate::shutdown::Shutdown;
 use std::sync::Arc;
 
@@ -13,9 +15,16 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let app = App::build(config, Arc::new(SystemClock))
         .await
         .map_err(|e| match e {
+            // A start that cannot succeed until someone changes the configuration exits 78,
+            // which the unit's RestartPreventExitStatus= keeps systemd from retrying every 5 s
+            // forever; other failures (a busy port, a full disk) may pass and are retried.
             StartupError::Key(_)
             | StartupError::Bind(_)
             | StartupError::Locked(_)
+            | StartupError::Languages(_)
+            | StartupError::FollowupRule(_)
+            | StartupError::Followups(FollowupJobError::Schedule(_))
+            | StartupError::Sync(PostgresSetupError::Url(_) | PostgresSetupError::Tls(_))
             | StartupError::Db(crate::db::DbError::TooNew { .. }) => Failure::config(e),
             other => Failure::from(other),
         })?;

@@ -261,3 +261,19 @@ fn keys_check_reports_fingerprints_and_fails_on_a_bad_key() {
             .contains("HIPAA_AUDIT_KEY does not match this database")
     );
 }
+
+#[test]
+fn a_configuration_serve_cannot_start_with_exits_78_so_systemd_does_not_retry_it() {
+    let (dir, cli) = initialised();
+    // Each of these fails the same way on every retry until someone edits the configuration.
+    let config = dir.path().join("frontdesk.toml");
+    std::fs::write(&config, "[followups]\nschedule = \"a b c d e f\"\n").unwrap();
+    let msg = refused(&cli);
+    assert!(msg.contains("followups.schedule"), "{msg}");
+    std::fs::remove_file(&config).unwrap();
+    let cli = cli.env("SYNC_POSTGRES_URL", "postgres://u@h/db?sslmode=bogus");
+    let msg = refused(&cli);
+    assert!(msg.contains("SYNC_POSTGRES_URL"), "{msg}");
+    // Said once, not once per layer of the error.
+    assert_eq!(msg.matches("SYNC_POSTGRES_URL").count(), 1, "{msg}");
+}
