@@ -28,6 +28,8 @@ pub const DEFAULT_DATA_DIR: &str = "frontdesk-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Shortest secret accepted for authenticating webhooks (HMAC keys, Evolution's `jwt_key`).
 pub const MIN_WEBHOOK_SECRET: usize = 16;
+/// Longest silence after a staff takeover: 30 days.
+const MAX_HUMAN_QUIET_MINUTES: u64 = 30 * 24 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -437,6 +439,28 @@ impl Config {
             return Err(invalid(
                 "openai.budget_ms / gather_ms",
                 "the budget must be at least 500 ms and longer than gather_ms".into(),
+            ));
+        }
+        if self.http.request_timeout_secs == 0 {
+            // Zero would answer every webhook 503 before it could be stored.
+            return Err(invalid(
+                "http.request_timeout_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.sender.connect_timeout_ms == 0 || self.sender.read_timeout_ms == 0 {
+            return Err(invalid(
+                "sender.connect_timeout_ms / read_timeout_ms",
+                "must be more than 0".into(),
+            ));
+        }
+        if self.conversation.human_quiet_minutes > MAX_HUMAN_QUIET_MINUTES {
+            return Err(invalid(
+                "conversation.human_quiet_minutes",
+                format!(
+                    "must be at most {MAX_HUMAN_QUIET_MINUTES} (30 days); staff hand a chat back \
+                     with the handback keyword"
+                ),
             ));
         }
         if self.sender.concurrency == 0 || self.sender.max_attempts == 0 {

@@ -159,6 +159,12 @@ impl SyncConfig {
                 return Err(invalid(key, "must be more than 0".into()));
             }
         }
+        if self.retry_max_ms < self.retry_min_ms {
+            return Err(invalid(
+                "sync.retry_max_ms",
+                format!("must be at least sync.retry_min_ms ({})", self.retry_min_ms),
+            ));
+        }
         for field in &self.plaintext_fields {
             if !sync_table::is_sealed_field(field) {
                 return Err(invalid(

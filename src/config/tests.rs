@@ -268,3 +268,38 @@ fn a_follow_up_rule_name_may_repeat_only_for_different_clinics() {
         "{err}"
     );
 }
+
+#[test]
+fn values_that_would_break_the_server_are_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        (
+            "[http]\nrequest_timeout_secs = 0\n",
+            "http.request_timeout_secs",
+        ),
+        (
+            "[sender]\nconnect_timeout_ms = 0\n",
+            "sender.connect_timeout_ms",
+        ),
+        ("[sender]\nread_timeout_ms = 0\n", "read_timeout_ms"),
+        (
+            "[sync]\nretry_min_ms = 5000\nretry_max_ms = 1000\n",
+            "sync.retry_max_ms",
+        ),
+        (
+            "[conversation]\nhuman_quiet_minutes = 18446744073709551615\n",
+            "conversation.human_quiet_minutes",
+        ),
+    ] {
+        let flags = Overrides {
+            data_dir: Some(dir.path().into()),
+            config: Some(write(dir.path(), "frontdesk.toml", toml)),
+            ..Default::default()
+        };
+        let err = Config::load(&flags, &Env::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+}
