@@ -220,6 +220,15 @@ install -d -m 0700 "$destdir$CRED_DIR"
 own root:root "$destdir$CRED_DIR"
 install -d -m 0700 "$destdir$DATA_DIR"
 
+# Keys copied in by hand (moving to a new server) keep whatever mode the copy gave them, and
+# init refuses keys others can read: they are made root's and 0600 before it runs.
+for name in "${KEY_NAMES[@]}"; do
+	if [[ -e $destdir$CRED_DIR/$name ]]; then
+		chmod 0600 "$destdir$CRED_DIR/$name"
+		own root:root "$destdir$CRED_DIR/$name"
+	fi
+done
+
 keys_present=yes
 for name in "${KEY_NAMES[@]}"; do
 	[[ -e $destdir$CRED_DIR/$name ]] || keys_present=no

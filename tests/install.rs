@@ -200,6 +200,29 @@ fn a_missing_key_with_existing_data_stops_the_install_without_changing_anything(
 }
 
 #[test]
+fn keys_copied_from_the_old_server_with_a_loose_mode_are_kept_and_tightened() {
+    let (_dir, old) = staging_root();
+    install(&old, Path::new(BINARY));
+    // Moving to a new server: the old keys copied in before install.sh, as `cp` left them.
+    let (_dir2, new) = staging_root();
+    fs::create_dir_all(new.join(CREDENTIALS)).expect("credentials dir");
+    for key in KEYS {
+        let copy = new.join(CREDENTIALS).join(key);
+        fs::copy(old.join(CREDENTIALS).join(key), &copy).expect("copy key");
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    install(&new, Path::new(BINARY));
+    for key in KEYS {
+        assert_eq!(
+            fs::read(new.join(CREDENTIALS).join(key)).expect("key"),
+            fs::read(old.join(CREDENTIALS).join(key)).expect("key"),
+            "{key} was replaced"
+        );
+    }
+    assert_private_modes(&new);
+}
+
+#[test]
 fn the_installed_config_names_target_paths_and_the_keys_open_the_database() {
     let (_dir, root) = staging_root();
     install(&root, Path::new(BINARY));
