@@ -5,19 +5,43 @@
 use super::Failure;
 use crate::config::Config;
 use crate::db::Db;
-use std::path::Path;
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 pub async fn run(config: Config, to: &Path) -> Result<(), Failure> {
-    if to.exists() {
-        return Err(Failure::config(anyhow::anyhow!(
+    let exists = || {
+        Failure::config(anyhow::anyhow!(
             "{} exists; refusing to overwrite it",
             to.display()
-        )));
+        ))
+    };
+    if to.exists() {
+        return Err(exists());
     }
     let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
-    db.backup_to(to).await?;
+    // Written under a temporary name that is private from its first byte (SQLite gives its
+    // journal the same mode), then linked into place, which never replaces a file: `to` is
+    // never readable by others nor left half-written by an interrupted backup.
+    let partial = partial_path(to);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", partial.display()))?;
+    let copied = async {
+        db.backup_to(&partial).await?;
+        std::fs::File::open(&partial)?.sync_all()?;
+        std::fs::hard_link(&partial, to).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => exists(),
+            _ => Failure::from(e),
+        })
+    }
+    .await;
+    let _ = std::fs::remove_file(&partial);
+    copied?;
     db.close().await?;
-    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     println!(
         "Backed up {} to {} ({} bytes). Keep the keys ({}) backed up separately: without them \
          this copy cannot be read.",
@@ -27,4 +51,14 @@ pub async fn run(config: Config, to: &Path) -> Result<(), Failure> {
         config.keys_dir().display()
     );
     Ok(())
+}
+
+/// `<dir>/.<name>.partial-<pid>`, beside the target so linking it into place stays on one
+/// file system.
+fn partial_path(to: &Path) -> PathBuf {
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "backup".into());
+    to.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }

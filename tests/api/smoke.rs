@@ -181,11 +181,24 @@ fn init_refuses_to_replace_a_missing_key_that_the_database_was_sealed_under() {
 async fn a_backup_taken_while_serving_opens_with_the_same_keys_and_data() {
     let app = crate::helpers::spawn_app().await;
     app.ask("79990001122", "Сколько стоит пломба?").await;
-    let backup = app.dir.path().join("backup.db");
+    let backups = tempfile::tempdir().unwrap();
+    let backup = backups.path().join("backup.db");
     let out = Cli::new(app.dir.path()).run(&["backup", backup.to_str().unwrap()]);
     assert!(out.status.success(), "{}", out.stderr_text());
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&backup), 0o600);
+    let first = std::fs::read(&backup).unwrap();
     let again = Cli::new(app.dir.path()).run(&["backup", backup.to_str().unwrap()]);
     assert!(!again.status.success(), "never overwrites");
+    assert_eq!(std::fs::read(&backup).unwrap(), first);
+    let left: Vec<_> = std::fs::read_dir(backups.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["backup.db"], "no temporary or journal file is left");
     let _data = app.shutdown().await;
     // The copy is a complete Frontdesk database: the keys match it and the audit chain holds.
     let restored = tempfile::tempdir().unwrap();
