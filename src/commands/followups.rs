@@ -136,6 +136,16 @@ pub async fn add(config: Config, args: FollowupAddArgs) -> Result<(), Failure> {
         (None, Some(at)) => time::parse_local(at, tz).map_err(usage)?,
         (None, None) => return Err(usage("give --in or --at")),
     };
+    // A time already gone (a mistyped year, am for pm) would be stored, then expire at the
+    // next tick without a word; a minute of grace lets "now" through.
+    if due < now - chrono::Duration::minutes(1) {
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+        return Err(usage(format!(
+            "{} ({tz}) is in the past: it is {} there now",
+            local(due),
+            local(now)
+        )));
+    }
     let mut f = NewFollowup::new(&session.session_id, &args.kind, due, Source::Staff);
     f.text = args.text.clone();
     f.template = args.template.clone();

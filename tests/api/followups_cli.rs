@@ -7,11 +7,11 @@ use frontdesk::clock::Clock;
 use frontdesk::local_gateway::evolution_text_webhook;
 use std::time::Duration as Wait;
 
-/// The running server's clock: 12:00 in Moscow on 2026-11-26. Cron ticks are off.
+/// The running server's clock: 12:00 in Moscow on 2036-11-26. Cron ticks are off.
 async fn server_with_a_chat() -> TestApp {
     let app = spawn_app_with(|c| c.followups.schedule = "0 0 0 1 1 *".into()).await;
     app.clock
-        .set(Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap());
+        .set(Utc.with_ymd_and_hms(2036, 11, 26, 9, 0, 0).unwrap());
     let now = app.clock.now().timestamp();
     let body = evolution_text_webhook(INSTANCE, "C1", "79990001122", "Анна", "Здравствуйте", now);
     assert_eq!(app.post_evolution(&body, Auth::Jwt).await.status(), 200);
@@ -37,11 +37,11 @@ async fn staff_add_list_and_cancel_follow_ups_from_the_command_line() {
         "--chat",
         "+7 999 000-11-22",
         "--at",
-        "2026-11-26 15:00",
+        "2036-11-26 15:00",
         "--kind",
         "reminder",
         "--var",
-        "visit_at=2026-11-27 10:00",
+        "visit_at=2036-11-27 10:00",
     ]);
     assert!(out.status.success(), "{}", out.stderr_text());
     assert!(
@@ -51,20 +51,20 @@ async fn staff_add_list_and_cancel_follow_ups_from_the_command_line() {
     );
     assert!(
         out.stdout_text()
-            .contains("2026-11-26 15:00 (Europe/Moscow)")
+            .contains("2036-11-26 15:00 (Europe/Moscow)")
     );
     let id = scheduled_id(&out);
     let stored: String = app
         .query_string(&format!("SELECT context FROM followups WHERE id = '{id}'"))
         .unwrap();
-    assert_eq!(stored, r#"{"visit_at":"2026-11-27T07:00:00.000000Z"}"#);
+    assert_eq!(stored, r#"{"visit_at":"2036-11-27T07:00:00.000000Z"}"#);
 
     let list = cli.run(&["followups", "list"]);
     assert!(list.status.success(), "{}", list.stderr_text());
     let text = list.stdout_text();
     for shown in [
         id.as_str(),
-        "2026-11-26 15:00 MSK",
+        "2036-11-26 15:00 MSK",
         "reminder",
         "staff",
         "+7 999 ***-**-22",
@@ -126,7 +126,7 @@ async fn a_follow_up_added_from_the_command_line_is_sent_by_the_running_server()
         "--chat",
         "79990001122",
         "--at",
-        "2026-11-26T12:00:00Z",
+        "2036-11-26T12:00:00Z",
         "--text",
         "Анна, ждём вас завтра в 10:00",
     ]);
@@ -183,6 +183,24 @@ async fn adding_refuses_an_unknown_chat_a_bad_time_and_a_template_lacking_a_valu
         gap.stderr_text().contains("{service}"),
         "{}",
         gap.stderr_text()
+    );
+    // A time gone by (a mistyped year) is refused, not stored to expire unsent.
+    let past = cli.run(&[
+        "followups",
+        "add",
+        "--chat",
+        "79990001122",
+        "--at",
+        "2020-01-01 10:00",
+        "--text",
+        "Ждём вас",
+    ]);
+    assert_eq!(past.status.code(), Some(64), "{}", past.stderr_text());
+    assert!(
+        past.stderr_text()
+            .contains("2020-01-01 10:00 (Europe/Moscow) is in the past"),
+        "{}",
+        past.stderr_text()
     );
     let neither = cli.run(&["followups", "add", "--chat", "79990001122"]);
     assert!(!neither.status.success());
