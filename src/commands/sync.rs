@@ -143,7 +143,9 @@ pub async fn schema(config: Config, apply: bool) -> Result<(), Failure> {
         print!("{sql}");
         return Ok(());
     }
-    let SyncTargetConfig::Postgres { url } = config.sync.target(&config.supabase) else {
+    // The database named is the one asked for, whatever `sync.target` says (it may be off
+    // until the schema is in place).
+    let Some(url) = config.sync.postgres_url.clone() else {
         return Err(Failure::config(anyhow::anyhow!(
             "--apply needs SYNC_POSTGRES_URL; for Supabase, paste `frontdesk sync schema` into \
              its SQL editor"
