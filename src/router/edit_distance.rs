@@ -1,5 +1,5 @@
 //! Typo tolerance: how many edits two words may differ by (none under four letters, one up
-//! to eight, two from nine), and a bounded edit distance that counts a swap of neighbours
+//! to eight, two from nine; never in the first letter), and a bounded edit distance that counts a swap of neighbours
 //! once. A 64-bit letter set rules most pairs out before any table is computed.
 
 /// The most edits any pair of words is allowed (see `tolerance`).
@@ -41,11 +41,15 @@ pub fn tolerance(shorter: usize, longer: usize) -> usize {
 
 /// Whether two different spellings are within the tolerance for their lengths. Each letter
 /// one has and the other lacks costs at least one edit: the letter sets give a quick "no".
+///
+/// The first letter must agree: people rarely mistype it, and the words a changed first
+/// letter reaches are other words ("killing" is no "filling", "never" no "fever").
 pub fn is_typo_of(a: &Spelling, b: &Spelling) -> bool {
     let (shorter, longer) = (a.len().min(b.len()), a.len().max(b.len()));
     let max = tolerance(shorter, longer);
     let missing = |x: u64, y: u64| (x & !y).count_ones() as usize;
     max > 0
+        && a.chars.first() == b.chars.first()
         && missing(a.letters, b.letters) <= max
         && missing(b.letters, a.letters) <= max
         && within_edits(&a.chars, &b.chars, max)
