@@ -106,6 +106,9 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
             continue;
         }
         if place_phrase(&phrase.terms, &known, &hits.used, &mut chosen) {
+            if phrase.intent.is_handoff() && negated(pack, words, &chosen) {
+                continue;
+            }
             for &position in &chosen {
                 hits.used[position] = true;
             }
@@ -115,6 +118,21 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
         }
     }
     hits
+}
+
+/// Words before a handoff phrase that can still negate it ("не очень срочно", "no es urgente").
+const NEGATION_REACH: usize = 2;
+
+/// Whether a negation stands just before the phrase placed at `chosen`, or among its words
+/// ("болит не сильно"): "не срочно" pages no one as urgent, "не хочу записываться" is no
+/// booking. A negation that is part of the phrase itself ("не могу дышать") does not count.
+fn negated(pack: &LanguagePack, words: &[Term], chosen: &[usize]) -> bool {
+    let (low, high) = chosen
+        .iter()
+        .fold((usize::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    (low.saturating_sub(NEGATION_REACH)..=high)
+        .filter(|p| !chosen.contains(p))
+        .any(|p| pack.negations.contains(&words[p].stem))
 }
 
 /// Tries each position of the phrase's first word as an anchor and picks, for the other

@@ -75,6 +75,8 @@ struct PackFile {
     markers: Vec<String>,
     #[serde(default)]
     stopwords: Vec<String>,
+    #[serde(default)]
+    negations: Vec<String>,
     weekdays: Vec<String>,
     weekdays_on: Vec<String>,
     #[serde(default = "default_time_format")]
@@ -104,6 +106,9 @@ pub struct LanguagePack {
     pub special_chars: Vec<char>,
     pub markers: HashSet<String>,
     pub stopwords: HashSet<String>,
+    /// Stems of the words that negate a handoff phrase just before or inside it ("не срочно",
+    /// "not urgent", "no quiero cita").
+    pub negations: HashSet<String>,
     /// Short names, Monday first ("Пн"), for the week overview.
     pub weekdays: Vec<String>,
     /// "on Monday" forms, Monday first ("в понедельник"), for "we open on Monday at 9:00".
@@ -187,6 +192,12 @@ impl LanguagePack {
         let stemmer = Stemmer::create(algorithm);
         let (phrases, phrase_vocabulary) = compile_phrases(&file.intents, &stemmer);
         let word_set = |list: &[String]| list.iter().flat_map(|w| words(w)).collect();
+        let negations = file
+            .negations
+            .iter()
+            .flat_map(|w| words(w))
+            .map(|w| stemmer.stem(&w).into_owned())
+            .collect();
         Ok(LanguagePack {
             code: file.code,
             name: file.name,
@@ -195,6 +206,7 @@ impl LanguagePack {
             special_chars: normalize_specials(&file.special_chars),
             markers: word_set(&file.markers),
             stopwords: word_set(&file.stopwords),
+            negations,
             weekdays: file.weekdays,
             weekdays_on: file.weekdays_on,
             time_format: file.time_format,

@@ -16,9 +16,6 @@ use super::vocabulary::Term;
 
 /// Words beyond this are not read: a message that long goes to staff or the LLM anyway.
 const MAX_WORDS: usize = 120;
-/// Words a bare service mention may carry besides the service ("а чистка?") and still be
-/// taken as a price question.
-const MAX_STRAY_WORDS_FOR_BARE_SERVICE: usize = 1;
 /// More words than this that no phrase or service explains means the message says more than
 /// the fast path understood: it goes to the LLM (handoffs still go to staff).
 const MAX_STRAY_WORDS_FOR_FAST_ANSWER: usize = 3;
@@ -106,7 +103,10 @@ pub fn understand(
         hits.intents.push(Intent::Price);
     }
     let only_courtesy = hits.intents.iter().all(|i| i.is_courtesy());
-    if named.is_some() && only_courtesy && stray <= MAX_STRAY_WORDS_FOR_BARE_SERVICE {
+    // A bare service mention ("а чистка?") asks its price, but only with no other word than
+    // stopwords: "выпала пломба", "коронка готова?", "my gums hurt" name a service and ask
+    // something else; "Спасибо за чистку!" thanks for one.
+    if named.is_some() && only_courtesy && !hits.has(Intent::Thanks) && stray == 0 {
         hits.intents.push(Intent::Price);
     }
     let asks_price = hits.has(Intent::Price);
@@ -128,9 +128,9 @@ pub fn understand(
     let mut intents = hits.intents;
     let only_courtesy = intents.iter().all(|i| i.is_courtesy());
     let handoff = intents.iter().any(|i| i.is_handoff());
-    if (only_courtesy && stray > MAX_STRAY_WORDS_FOR_BARE_SERVICE)
-        || (!handoff && stray > MAX_STRAY_WORDS_FOR_FAST_ANSWER)
-    {
+    // Courtesy around words nothing explains ("Hi, insurance?") is a question the fast path
+    // did not understand.
+    if (only_courtesy && stray > 0) || (!handoff && stray > MAX_STRAY_WORDS_FOR_FAST_ANSWER) {
         intents.push(Intent::Unknown);
     }
     if intents.is_empty() {

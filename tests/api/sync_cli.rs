@@ -36,8 +36,11 @@ async fn sync_schema_apply_creates_the_central_tables_and_can_run_again() {
     for round in 0..2 {
         if round == 1 {
             // Sync switched off until the schema is in place: the URL given is still used.
-            std::fs::write(dir.path().join("frontdesk.toml"), "[sync]\ntarget = \"off\"\n")
-                .unwrap();
+            std::fs::write(
+                dir.path().join("frontdesk.toml"),
+                "[sync]\ntarget = \"off\"\n",
+            )
+            .unwrap();
         }
         let out = cli.run(&["sync", "schema", "--apply"]);
         assert!(out.status.success(), "{}", out.stderr_text());

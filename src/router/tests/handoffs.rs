@@ -209,3 +209,109 @@ fn odd_inputs_never_panic_and_always_get_a_reply_to_send() {
         );
     }
 }
+
+fn is_urgent(text: &str) -> bool {
+    let reply = answer(text);
+    reply.route == Route::Emergency && reply.handoff.is_some_and(|h| h.urgent)
+}
+
+#[test]
+fn pain_and_infection_in_everyday_words_are_urgent() {
+    for text in [
+        "очень больно, зуб раскололся",
+        "из десны идёт гной",
+        "щеку раздуло",
+        "болит зуб, не могу спать",
+        "I have a toothache",
+        "my tooth hurts so much",
+        "the pain is killing me",
+        "I think I have an infection",
+        "abscess on my gum",
+        "me duele muchísimo la muela",
+        "dolor de muelas terrible",
+    ] {
+        assert!(is_urgent(text), "{text}: {:?}", answer(text));
+    }
+}
+
+#[test]
+fn a_negated_handoff_phrase_pages_no_one() {
+    for text in [
+        "Не срочно, но хотелось бы узнать цену чистки",
+        "not urgent, how much is a cleaning",
+        "No es urgente, ¿cuánto cuesta una limpieza?",
+        "I have never had a cleaning, how much is it?",
+    ] {
+        let reply = answer(text);
+        assert!(reply.handoff.is_none(), "{text}: {reply:?}");
+        assert_eq!(reply.route, Route::Price, "{text}: {reply:?}");
+    }
+    for text in [
+        "Не хочу записываться, просто узнать цену на пломбу",
+        "please don't call me",
+    ] {
+        let reply = answer(text);
+        assert!(
+            !matches!(reply.route, Route::Booking | Route::Human),
+            "{text}: {reply:?}"
+        );
+    }
+    // A negation inside the phrase is the phrase: still urgent.
+    assert!(is_urgent("не могу открыть рот"));
+    assert!(is_urgent("no puedo respirar"));
+}
+
+#[test]
+fn a_service_named_beside_news_thanks_or_a_worry_is_not_answered_with_its_price() {
+    for text in [
+        "У меня выпала пломба",
+        "Lost a filling",
+        "коронка сломалась",
+        "Коронка готова?",
+        "Больно ли отбеливание?",
+        "Is whitening painful?",
+        "my gums hurt",
+        "Hi, insurance?",
+    ] {
+        let reply = answer(text);
+        assert!(
+            reply.needs_llm && reply.route != Route::Price,
+            "{text}: {reply:?}"
+        );
+    }
+    // Thanks for a service is thanks.
+    for text in [
+        "Спасибо за чистку!",
+        "Thanks for the cleaning!",
+        "Gracias por la limpieza",
+    ] {
+        assert_eq!(answer(text).route, Route::Thanks, "{text}");
+    }
+    // A bare service (with stopwords at most) is still a price question.
+    for text in ["чистка зубов?", "а пломба?", "veneers?"] {
+        assert_eq!(answer(text).route, Route::Price, "{text}");
+    }
+}
+
+#[test]
+fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
+    for text in [
+        "Хочу отменить запись",
+        "опаздываю на прием на 10 минут",
+        "I need to cancel my appointment",
+        "I'm running late",
+        "Quiero cancelar mi cita",
+        "Llego tarde a mi cita",
+        "I have an appointment tomorrow, what's your address?",
+    ] {
+        let reply = answer(text);
+        assert_ne!(reply.route, Route::Booking, "{text}: {reply:?}");
+        assert!(reply.needs_llm, "{text}: {reply:?}");
+    }
+    // Wanting to schedule is booking, and "open" in a sentence is no hours question.
+    assert_eq!(
+        answer("I'd like to schedule a cleaning").route,
+        Route::Booking
+    );
+    assert_ne!(answer("it hurts when I open my mouth").route, Route::Hours);
+}
