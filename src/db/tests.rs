@@ -375,3 +375,36 @@ async fn an_undelivered_follow_up_is_found_by_index_not_by_scan() {
         "{plan:?}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_command_closing_beside_a_busy_server_does_not_wait_on_its_readers() {
+    let (dir, server) = temp_db();
+    let path = dir.path().join("t.db");
+    server
+        .write(|c| -> Result<(), DbError> {
+            c.execute_batch("CREATE TABLE t (x INTEGER)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // A reader of the server's, part way through a read of an older snapshot.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM t;")
+        .unwrap();
+    server
+        .write(|c| -> Result<(), DbError> {
+            c.execute("INSERT INTO t VALUES (1)", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // `frontdesk followups list` (say) opens the database and closes it again: its closing
+    // checkpoint must not sit waiting for that reader (blocking the server's writes
+    // meanwhile) for the whole busy timeout.
+    let admin = Db::open_existing(&path).unwrap();
+    let closed = tokio::time::timeout(BUSY_TIMEOUT / 2, admin.close()).await;
+    assert!(matches!(closed, Ok(Ok(()))), "{closed:?}");
+    reader.execute_batch("COMMIT").unwrap();
+    server.close().await.unwrap();
+}

@@ -187,9 +187,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
                     done(Err("the database is closing".into()));
                 }
             }
-            let result = conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(DbError::from);
+            let result = truncate_wal(&conn);
             // Closed before the caller hears back: whoever closed the database may rely on
             // this connection being gone (a restore replacing the file, a test's checks).
             drop(conn);
@@ -200,6 +198,31 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
     // Every sender is gone: deferred jobs still waiting are committed, not dropped.
     if !batch.is_empty() {
         commit_batch(&mut conn, &mut batch, counters);
+    }
+}
+
+/// Folds the WAL into the main file and empties it, leaving one self-contained file, if
+/// that can be done at once. Another process may be using the database (an admin command
+/// closing beside the running server): a TRUNCATE checkpoint waiting on its readers would
+/// hold off its writes for the whole busy timeout, so it does not wait; the server's own
+/// checkpoints carry on.
+fn truncate_wal(conn: &Connection) -> Result<(), DbError> {
+    conn.busy_timeout(Duration::ZERO)?;
+    // The row says whether the checkpoint could not finish (busy), not an error.
+    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
