@@ -87,6 +87,21 @@ impl App {
         let keys = Arc::new(Keys::load(&config.keys)?);
         create_private_dir(&config.data_dir)?;
         let data_dir = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
+        // The language packs and what refers to them are checked before anything is written:
+        // a clinic language no pack speaks would otherwise answer every patient in English.
+        let router = Arc::new(Router::load(config.languages_dir().as_deref())?);
+        let language = &config.clinic.default_language;
+        if !router.has_language(language) {
+            return Err(StartupError::Languages(RouterError::Invalid {
+                file: "clinic.default_language (FRONTDESK_CLINIC_LANGUAGE)".into(),
+                problem: format!(
+                    "{language:?} has no language pack; the packs are {}",
+                    router.languages().join(", ")
+                ),
+            }));
+        }
+        let rules = config.followups.parsed_rules();
+        followups::check_rules(&router, &rules, language)?;
         let db = Db::open(&config.db_path())?;
 
         let (k, now, c2) = (keys.clone(), clock.now(), config.clone());
@@ -102,9 +117,6 @@ impl App {
             })
             .await?;
 
-        let router = Arc::new(Router::load(config.languages_dir().as_deref())?);
-        let rules = config.followups.parsed_rules();
-        followups::check_rules(&router, &rules, &config.clinic.default_language)?;
         let clinics = Arc::new(ClinicDirectory::new(
             db.clone(),
             default_clinic,

@@ -319,6 +319,8 @@ impl Config {
             self.keys_dir = Some(absolute(dir, "keys_dir")?);
         }
         self.keys = KeySources::resolve(&self.keys_dir(), env);
+        // Language codes are lower case in the packs; "RU" means "ru".
+        self.clinic.default_language = self.clinic.default_language.trim().to_lowercase();
         self.validate()?;
         Ok(self)
     }

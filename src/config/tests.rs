@@ -303,3 +303,15 @@ fn values_that_would_break_the_server_are_refused_naming_the_setting() {
         assert!(err.contains(key), "{toml}: {err}");
     }
 }
+
+#[test]
+fn the_clinic_language_is_read_in_lower_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = Overrides {
+        data_dir: Some(dir.path().into()),
+        ..Default::default()
+    };
+    let env = Env::from_pairs([("FRONTDESK_CLINIC_LANGUAGE", " ES ")]);
+    let c = Config::load(&flags, &env).unwrap();
+    assert_eq!(c.clinic.default_language, "es");
+}

@@ -277,3 +277,16 @@ fn a_configuration_serve_cannot_start_with_exits_78_so_systemd_does_not_retry_it
     // Said once, not once per layer of the error.
     assert_eq!(msg.matches("SYNC_POSTGRES_URL").count(), 1, "{msg}");
 }
+
+#[test]
+fn a_clinic_language_without_a_pack_is_refused_before_anything_is_written() {
+    let (dir, _cli) = initialised();
+    let msg = refused(&Cli::new(dir.path()).env("FRONTDESK_CLINIC_LANGUAGE", "xx"));
+    assert!(msg.contains("\"xx\" has no language pack"), "{msg}");
+    assert!(msg.contains("en, es, ru"), "{msg}");
+    let conn = Connection::open(dir.path().join("frontdesk.db")).unwrap();
+    let clinics: i64 = conn
+        .query_row("SELECT count(*) FROM clinics", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(clinics, 0, "no clinic was stored with that language");
+}
