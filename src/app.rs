@@ -102,6 +102,14 @@ impl App {
         }
         let rules = config.followups.parsed_rules();
         followups::check_rules(&router, &rules, language)?;
+        if !config.db_path().exists() {
+            // Right on a first start; after a wrong --data-dir or an unmounted volume it is
+            // the one sign that the patients' history is elsewhere.
+            tracing::warn!(
+                path = %config.db_path().display(),
+                "no database here: starting with a new, empty one"
+            );
+        }
         let db = Db::open(&config.db_path())?;
 
         let (k, now, c2) = (keys.clone(), clock.now(), config.clone());

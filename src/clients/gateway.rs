@@ -306,6 +306,7 @@ mod tests {
         let env = crate::config::Env::from_pairs([
             ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
             ("EVOLUTION_API_URL", "http://127.0.0.1:9"),
+            ("EVOLUTION_API_KEY", "evo-key"),
         ]);
         let config = Config::load(&Default::default(), &env).unwrap();
         let gateway = GatewayClient::new(&config);

@@ -443,6 +443,14 @@ impl Config {
                 "the budget must be at least 500 ms and longer than gather_ms".into(),
             ));
         }
+        if self.evolution.api_url.is_some() && self.evolution.api_key.is_none() {
+            // Every send would go out with an empty `apikey` and be refused.
+            return Err(invalid(
+                "evolution.api_key (EVOLUTION_API_KEY)",
+                "is missing, and EVOLUTION_API_URL is set: the gateway refuses sends without it"
+                    .into(),
+            ));
+        }
         if self.http.request_timeout_secs == 0 {
             // Zero would answer every webhook 503 before it could be stored.
             return Err(invalid(

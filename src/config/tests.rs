@@ -315,3 +315,17 @@ fn the_clinic_language_is_read_in_lower_case() {
     let c = Config::load(&flags, &env).unwrap();
     assert_eq!(c.clinic.default_language, "es");
 }
+
+#[test]
+fn a_gateway_url_without_its_api_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([
+        ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
+        ("EVOLUTION_API_URL", "http://127.0.0.1:8081"),
+    ]);
+    let err = Config::load(&Overrides::default(), &env)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("EVOLUTION_API_KEY"), "{err}");
+}
