@@ -256,6 +256,9 @@ fn a_negated_handoff_phrase_pages_no_one() {
             "{text}: {reply:?}"
         );
     }
+    // "скорее" shares its stem with "скорая" (ambulance): only the ambulance is urgent.
+    assert!(!is_urgent("Запишите меня как можно скорее"));
+    assert!(is_urgent("может вызвать скорую?"));
     // A negation inside the phrase is the phrase: still urgent.
     assert!(is_urgent("не могу открыть рот"));
     assert!(is_urgent("no puedo respirar"));
