@@ -5,13 +5,16 @@
 use super::Failure;
 use super::sandbox::{INSTANCE, Sandbox};
 use crate::local_gateway::evolution_text_webhook;
+use std::io::BufRead;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const PATIENT_PHONE: &str = "79990001122";
 
 pub async fn run() -> Result<(), Failure> {
+    // Listening for Ctrl-C before anything else: one pressed during start-up still removes
+    // the demo's data dir instead of killing the process with it left behind.
+    let shutdown = crate::shutdown::Shutdown::from_signals()?;
     let sandbox = Sandbox::start().await?;
     let interactive = std::io::stdin().is_terminal();
     print_banner(&sandbox);
@@ -32,8 +35,7 @@ pub async fn run() -> Result<(), Failure> {
             }
         }
     });
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let shutdown = crate::shutdown::Shutdown::from_signals()?;
+    let mut lines = stdin_lines();
     let mut n = 0u64;
     loop {
         if interactive {
@@ -42,7 +44,7 @@ pub async fn run() -> Result<(), Failure> {
             let _ = std::io::stdout().flush();
         }
         let line = tokio::select! {
-            line = lines.next_line() => line?,
+            line = lines.recv() => line.transpose()?,
             _ = shutdown.graceful.cancelled() => None,
         };
         let Some(line) = line else { break };
@@ -93,6 +95,26 @@ pub async fn run() -> Result<(), Failure> {
     }
     println!("Stopping; the demo's data is deleted.");
     sandbox.stop().await
+}
+
+/// Lines typed in the terminal, read on a thread of their own: a read of stdin cannot be
+/// cancelled, and on tokio's blocking pool (`tokio::io::stdin`) it kept Ctrl-C from ending
+/// the demo until Enter was pressed. This thread is simply left behind at exit.
+fn stdin_lines() -> tokio::sync::mpsc::Receiver<std::io::Result<String>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let reader = std::thread::Builder::new()
+        .name("demo-stdin".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                if tx.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = reader {
+        tracing::error!(error = %e, "cannot read the terminal");
+    }
+    rx
 }
 
 fn print_banner(s: &Sandbox) {

@@ -38,6 +38,49 @@ fn the_demo_answers_a_price_question_typed_in_the_terminal() {
 }
 
 #[test]
+fn ctrl_c_ends_the_demo_and_deletes_its_data_while_it_waits_for_input() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(BIN)
+        .arg("demo")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Nothing typed, stdin left open: the demo waits for a line, as at a terminal.
+    let _stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    let mut data_dir = None;
+    while data_dir.is_none() {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
+        data_dir = line
+            .split("(data in ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .map(std::path::PathBuf::from);
+        banner.push_str(&line);
+    }
+    let data_dir = data_dir.unwrap();
+    assert!(data_dir.exists(), "{}", data_dir.display());
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    // The wait ends only if the demo exits by itself; before, it sat until Enter.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done_tx.send(child.wait()));
+    let status = done_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the demo did not exit after Ctrl-C")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!data_dir.exists(), "{} was left", data_dir.display());
+}
+
+#[test]
 fn a_short_bench_run_reports_figures_and_loses_nothing() {
     let out = Command::new(BIN)
         .args([
