@@ -31,8 +31,14 @@ if ((${#missing[@]})); then
     fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Only this install was to skip the system cluster; a later one made by hand should not.
+    rm -f /etc/postgresql-common/createcluster.d/frontdesk-tests.conf
   else
-    echo "tests/run.sh: missing ${missing[*]}; run: sudo apt-get install ${missing[*]}" >&2
+    # postgresql-common creates and starts a system cluster unless told not to; the tests
+    # only need the server binaries.
+    echo "tests/run.sh: missing ${missing[*]}; run: sudo apt-get install ${missing[*]}" \
+      "(to keep postgresql from creating a system cluster, first:" \
+      "echo 'create_main_cluster = false' | sudo tee /etc/postgresql-common/createcluster.d/no-main.conf)" >&2
     exit 1
   fi
 fi
