@@ -275,6 +275,8 @@ fn a_service_named_beside_news_thanks_or_a_worry_is_not_answered_with_its_price(
         "Is whitening painful?",
         "my gums hurt",
         "Hi, insurance?",
+        "Tengo una consulta",
+        "Hola, una consulta",
     ] {
         let reply = answer(text);
         assert!(
@@ -291,7 +293,12 @@ fn a_service_named_beside_news_thanks_or_a_worry_is_not_answered_with_its_price(
         assert_eq!(answer(text).route, Route::Thanks, "{text}");
     }
     // A bare service (with stopwords at most) is still a price question.
-    for text in ["чистка зубов?", "а пломба?", "veneers?"] {
+    for text in [
+        "чистка зубов?",
+        "а пломба?",
+        "veneers?",
+        "¿cuánto cuesta una consulta?",
+    ] {
         assert_eq!(answer(text).route, Route::Price, "{text}");
     }
 }
