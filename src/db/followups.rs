@@ -133,6 +133,23 @@ pub fn withdraw_undelivered(
     Ok(claimed.len())
 }
 
+/// A follow-up withdrawn while its send was already on the wire (`withdraw_undelivered` can
+/// only take back what the sender has not handed to the gateway yet) was delivered after all:
+/// its row says so instead of "cancelled". A no-op for every other message (one index probe).
+pub fn mark_sent_after_withdrawal(
+    conn: &Connection,
+    message_id: &str,
+    now: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE followups SET status = 'sent',
+             last_error = 'withdrawn too late: it was already on its way', updated_at = ?2
+         WHERE message_id = ?1 AND status = 'cancelled'",
+    )?
+    .execute(params![message_id, now])?;
+    Ok(())
+}
+
 /// The session a follow-up is for: its clinic and whether it is still open.
 pub fn find_session(
     conn: &Connection,

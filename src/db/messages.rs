@@ -130,7 +130,13 @@ pub fn mark_sent(
                        AND other.instance = whatsapp_messages.instance
                        AND other.provider_message_id = ?2 AND other.id <> ?1)),
                  provider_message_id),
-             status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END,
+             -- A follow-up withdrawn while its send was already on the wire went out all
+             -- the same: the row says what the patient got.
+             status_reason = CASE WHEN status = 'failed' AND status_reason LIKE 'withdrawn:%'
+                 THEN 'withdrawn too late: it was already on its way' ELSE status_reason END,
+             status = CASE WHEN status = 'queued'
+                 OR (status = 'failed' AND status_reason LIKE 'withdrawn:%')
+                 THEN 'sent' ELSE status END,
              sent_at = ?3, updated_at = ?3
          WHERE id = ?1",
     )?

@@ -166,6 +166,7 @@ pub fn record_outcomes(conn: &Connection, outcomes: &[SendOutcome]) -> Result<()
             } => {
                 mark_done(conn, outbox_id, at)?;
                 super::messages::mark_sent(conn, message_id, provider_message_id.as_deref(), at)?;
+                super::followups::mark_sent_after_withdrawal(conn, message_id, at)?;
             }
             SendOutcome::Retry {
                 outbox_id,

@@ -403,3 +403,57 @@ async fn staff_text_is_stored_sealed_and_sent_as_written() {
 }
 
 mod rules;
+
+#[tokio::test]
+async fn a_follow_up_withdrawn_while_its_send_was_on_the_wire_is_recorded_as_sent() {
+    let fx = fixture().await;
+    let mut f = NewFollowup::new(SESSION, "check_in", noon(), Source::Staff);
+    f.text = Some("Как вы себя чувствуете?".into());
+    let id = fx.schedule(f).await.unwrap();
+    let now = noon() + Duration::minutes(1);
+    let send = fx.tick(now, policy()).await.sends.remove(0);
+    // Staff cancel it just as the sender hands it to the gateway: the withdrawal finds it
+    // still pending, and the gateway's "accepted" arrives after.
+    let (at, fid) = (crate::domain::time::to_db(now), id.clone());
+    let withdrawn = fx
+        .db
+        .write(move |c| {
+            rows::withdraw_undelivered(c, SESSION, rows::Withdraw::Only(&fid), "cancelled", &at)
+        })
+        .await
+        .unwrap();
+    assert_eq!(withdrawn, 1);
+    let outcome = crate::db::outbox::SendOutcome::Sent {
+        outbox_id: send.outbox_id.clone(),
+        message_id: send.message_id.clone(),
+        session_id: send.session_id.clone(),
+        provider_message_id: Some("GW-1".into()),
+        at: crate::domain::time::to_db(now + Duration::seconds(1)),
+    };
+    fx.db
+        .write(move |c| crate::db::outbox::record_outcomes(c, &[outcome]))
+        .await
+        .unwrap();
+    let row = fx.row(&id).await;
+    assert_eq!(row.status, "sent", "the patient got it");
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("too late")),
+        "{:?}",
+        row.last_error
+    );
+    let message_id = send.message_id.clone();
+    let status: String = fx
+        .db
+        .read(move |c| -> Result<String, DbError> {
+            Ok(c.query_row(
+                "SELECT status FROM whatsapp_messages WHERE id = ?1",
+                [&message_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "sent");
+}
