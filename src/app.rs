@@ -116,6 +116,7 @@ impl App {
         let default_clinic = db
             .write(move |c| -> Result<String, StartupError> {
                 key_binding::bind_or_check(c, &k, "system", now)?;
+                crate::services::chat_write::index_stored_lids(c, &k)?;
                 let event = AuditEvent::new("system", action::STARTUP)
                     .detail(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }));
                 audit::record(c, &k.audit, now, &event)?;

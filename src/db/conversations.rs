@@ -99,6 +99,31 @@ pub fn insert_contact(conn: &Connection, c: &NewContact<'_>, now: &str) -> Resul
 
 /// Keeps the @lid (and its blind index) of a contact first seen by phone, or seen before
 /// migration 6; a stored one is never replaced.
+/// Contacts holding an @lid without its blind index: stored before migration 6.
+pub fn contacts_without_lid_index(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, lid_sealed FROM contacts WHERE lid_sealed IS NOT NULL AND lid_index IS NULL",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn set_contact_lid_index(
+    conn: &Connection,
+    contact_id: &str,
+    lid_index: &str,
+) -> Result<(), DbError> {
+    // `updated_at` is left alone: the blind index is local, nothing the central side has
+    // changed.
+    conn.execute(
+        "UPDATE contacts SET lid_index = ?2 WHERE id = ?1 AND lid_index IS NULL",
+        params![contact_id, lid_index],
+    )?;
+    Ok(())
+}
+
 pub fn set_contact_lid_if_missing(
     conn: &Connection,
     contact_id: &str,

@@ -250,3 +250,31 @@ pub fn store_turn(
         reply: Some(queued),
     })
 }
+
+/// Gives contacts stored before migration 6 the blind index of their @lid, so a message
+/// naming the chat by its @lid alone (staff typing on the phone) finds their chat from the
+/// first start of this release, not only after the patient writes again. Runs at every
+/// start; after the first it finds nothing.
+pub fn index_stored_lids(
+    c: &Connection,
+    keys: &crate::crypto::keys::Keys,
+) -> Result<usize, DbError> {
+    let mut indexed = 0;
+    for (contact_id, sealed) in conversations::contacts_without_lid_index(c)? {
+        let aad = crate::crypto::Aad::new("contacts", "lid", &contact_id);
+        let Ok(lid) = keys.phi.open_string(&sealed, aad) else {
+            // Sealed under something else: left as it is, and said once per start.
+            tracing::warn!(contact = %contact_id, "cannot open a contact's @lid to index it");
+            continue;
+        };
+        conversations::set_contact_lid_index(c, &contact_id, &keys.blind.index("lid", &lid))?;
+        indexed += 1;
+    }
+    if indexed > 0 {
+        tracing::info!(
+            contacts = indexed,
+            "indexed the @lid of contacts stored before it was"
+        );
+    }
+    Ok(indexed)
+}

@@ -192,3 +192,54 @@ async fn staff_typing_in_an_lid_chat_that_names_no_phone_silences_the_patients_c
     assert_eq!(app.count("SELECT count(*) FROM contacts"), 1, "one patient");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_contact_stored_before_the_lid_index_existed_is_found_by_its_lid_after_an_upgrade() {
+    let app = spawn_app().await;
+    let mut patient: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_lid.json")).unwrap();
+    let r = app
+        .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.sends_settled(1).await.len(), 1);
+    // As an older release stored it: the @lid sealed, no index of it.
+    let rw = frontdesk::db::rusqlite::Connection::open(app.db_path()).unwrap();
+    rw.execute("UPDATE contacts SET lid_index = NULL", [])
+        .unwrap();
+    drop(rw);
+    let gateway = frontdesk::local_gateway::LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
+        .await
+        .unwrap();
+    let app = app.restart(gateway).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE lid_index IS NOT NULL"),
+        1,
+        "indexed at start"
+    );
+    let mut staff: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
+    staff["data"]["key"] = serde_json::json!({
+        "remoteJid": patient["data"]["key"]["remoteJid"],
+        "fromMe": true,
+        "id": "STAFFLID1",
+        "addressingMode": "lid",
+    });
+    let r = app
+        .post_evolution(&serde_json::to_vec(&staff).unwrap(), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    patient["data"]["key"]["id"] = "PATIENTLID2".into();
+    let r = app
+        .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
+        .await;
+    assert_eq!(r.status(), 200);
+    // A reply is stored in the same transaction as the message it answers, before the 200.
+    assert_eq!(
+        app.count("SELECT count(*) FROM whatsapp_messages WHERE author = 'bot'"),
+        1,
+        "the bot answered a chat staff took over"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 1, "one patient");
+    app.shutdown().await;
+}
