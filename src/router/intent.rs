@@ -4,7 +4,7 @@
 //! with up to two other words between them ("какие у вас цены" ~ "какие цены").
 
 use super::pack::LanguagePack;
-use super::vocabulary::Term;
+use super::vocabulary::{Closeness, Term};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Intent {
@@ -84,14 +84,22 @@ impl IntentHits {
 pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
     let vocabulary = &pack.phrase_vocabulary;
     let mut matches = Vec::new();
-    let known: Vec<Vec<u32>> = words
+    // Each word's phrase-word ids, and the ids it matches exactly (same stem): courtesy
+    // phrases need an exact match, since a typo of "thank" is also "think".
+    let (known, exact): (Vec<Vec<u32>>, Vec<Vec<u32>>) = words
         .iter()
         .map(|word| {
             matches.clear();
             vocabulary.lookup(word, &mut matches);
-            matches.iter().map(|&(id, _)| id).collect()
+            let all = matches.iter().map(|&(id, _)| id).collect();
+            let exact = matches
+                .iter()
+                .filter(|(_, c)| *c == Closeness::Exact)
+                .map(|&(id, _)| id)
+                .collect();
+            (all, exact)
         })
-        .collect();
+        .unzip();
     let mut present = vec![false; vocabulary.size()];
     for &id in known.iter().flatten() {
         present[id as usize] = true;
@@ -105,8 +113,16 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
         if !phrase.terms.iter().all(|&t| present[t as usize]) {
             continue;
         }
-        if place_phrase(&phrase.terms, &known, &hits.used, &mut chosen) {
-            if phrase.intent.is_handoff() && negated(pack, words, &chosen) {
+        let candidates = if phrase.intent.is_courtesy() {
+            &exact
+        } else {
+            &known
+        };
+        if place_phrase(&phrase.terms, candidates, &hits.used, &mut chosen) {
+            // "не хочу записываться", "no quiero cita". Never an emergency: "нет, не могу
+            // дышать" is one ("не срочно" is an `other` phrase instead), and a request for a
+            // call stays one ("почему мне не перезвонили?" is a complaint staff should see).
+            if phrase.intent == Intent::Booking && negated(pack, words, &chosen) {
                 continue;
             }
             for &position in &chosen {
@@ -120,7 +136,7 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
     hits
 }
 
-/// Words before a handoff phrase that can still negate it ("не очень срочно", "no es urgente").
+/// Words before a booking phrase that can still negate it ("не хочу записываться").
 const NEGATION_REACH: usize = 2;
 
 /// Whether a negation stands just before the phrase placed at `chosen`, or among its words

@@ -16,6 +16,9 @@ use super::vocabulary::Term;
 
 /// Words beyond this are not read: a message that long goes to staff or the LLM anyway.
 const MAX_WORDS: usize = 120;
+/// Words a greeting or thanks may carry that nothing explains and still get the courtesy
+/// reply ("ok thanks", "Hola doctor").
+const MAX_STRAY_WORDS_BESIDE_COURTESY: usize = 1;
 /// More words than this that no phrase or service explains means the message says more than
 /// the fast path understood: it goes to the LLM (handoffs still go to staff).
 const MAX_STRAY_WORDS_FOR_FAST_ANSWER: usize = 3;
@@ -128,9 +131,11 @@ pub fn understand(
     let mut intents = hits.intents;
     let only_courtesy = intents.iter().all(|i| i.is_courtesy());
     let handoff = intents.iter().any(|i| i.is_handoff());
-    // Courtesy around words nothing explains ("Hi, insurance?") is a question the fast path
-    // did not understand.
-    if (only_courtesy && stray > 0) || (!handoff && stray > MAX_STRAY_WORDS_FOR_FAST_ANSWER) {
+    // Courtesy with more than a word nothing explains is a question the fast path did not
+    // understand; one word is let through ("ok thanks", "Hola doctor").
+    if (only_courtesy && stray > MAX_STRAY_WORDS_BESIDE_COURTESY)
+        || (!handoff && stray > MAX_STRAY_WORDS_FOR_FAST_ANSWER)
+    {
         intents.push(Intent::Unknown);
     }
     if intents.is_empty() {
