@@ -102,6 +102,14 @@ impl App {
         }
         let rules = config.followups.parsed_rules();
         followups::check_rules(&router, &rules, language)?;
+        for name in config.weak_webhook_secrets() {
+            tracing::warn!(
+                secret = name,
+                "the webhook secret is shorter than {} characters and could be guessed; make \
+                 a new one (`openssl rand -hex 32`) and set it here and in the gateway",
+                crate::config::MIN_WEBHOOK_SECRET
+            );
+        }
         if !config.db_path().exists() {
             // Right on a first start; after a wrong --data-dir or an unmounted volume it is
             // the one sign that the patients' history is elsewhere.

@@ -351,66 +351,68 @@ impl Config {
     }
 
     /// A secret set to nothing is refused rather than used: an empty webhook secret would
-    /// authenticate anyone who signs with an empty key. The two that authenticate incoming
-    /// webhooks must also be long enough not to be guessed.
+    /// authenticate anyone who signs with an empty key. (A short one is only warned about by
+    /// `serve`, see `weak_webhook_secrets`: refusing it would take an upgraded server down
+    /// until both ends of the secret were changed.)
     fn check_secrets(&self) -> Result<(), ConfigError> {
         let secrets = [
             (
                 "evolution.webhook_secret (EVOLUTION_WEBHOOK_SECRET)",
                 &self.evolution.webhook_secret,
-                MIN_WEBHOOK_SECRET,
             ),
             (
                 "whatsapp_cloud.app_secret (WHATSAPP_CLOUD_APP_SECRET)",
                 &self.whatsapp_cloud.app_secret,
-                MIN_WEBHOOK_SECRET,
             ),
             (
                 "whatsapp_cloud.verify_token (WHATSAPP_CLOUD_VERIFY_TOKEN)",
                 &self.whatsapp_cloud.verify_token,
-                1,
             ),
             (
                 "whatsapp_cloud.access_token (WHATSAPP_CLOUD_ACCESS_TOKEN)",
                 &self.whatsapp_cloud.access_token,
-                1,
             ),
             (
                 "evolution.api_key (EVOLUTION_API_KEY)",
                 &self.evolution.api_key,
-                1,
             ),
-            ("openai.api_key (OPENAI_API_KEY)", &self.openai.api_key, 1),
+            ("openai.api_key (OPENAI_API_KEY)", &self.openai.api_key),
             (
                 "supabase.service_role_key (SUPABASE_SERVICE_ROLE_KEY)",
                 &self.supabase.service_role_key,
-                1,
             ),
             (
                 "sync.postgres_url (SYNC_POSTGRES_URL)",
                 &self.sync.postgres_url,
-                1,
             ),
         ];
-        for (key, secret, min) in secrets {
-            let Some(secret) = secret else { continue };
-            let length = secret.expose_secret().trim().chars().count();
-            if length == 0 {
+        for (key, secret) in secrets {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().trim().is_empty())
+            {
                 return Err(ConfigError::Invalid {
                     key: key.into(),
                     message: "is empty; leave it out instead if it is not used".into(),
                 });
             }
-            if length < min {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    message: format!(
-                        "is {length} characters; use at least {min} (`openssl rand -hex 32` makes one)"
-                    ),
-                });
-            }
         }
         Ok(())
+    }
+
+    /// The webhook-authenticating secrets shorter than `MIN_WEBHOOK_SECRET`, by name.
+    pub fn weak_webhook_secrets(&self) -> Vec<&'static str> {
+        [
+            ("EVOLUTION_WEBHOOK_SECRET", &self.evolution.webhook_secret),
+            ("WHATSAPP_CLOUD_APP_SECRET", &self.whatsapp_cloud.app_secret),
+        ]
+        .into_iter()
+        .filter(|(_, s)| {
+            s.as_ref()
+                .is_some_and(|s| s.expose_secret().trim().chars().count() < MIN_WEBHOOK_SECRET)
+        })
+        .map(|(name, _)| name)
+        .collect()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
