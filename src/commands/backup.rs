@@ -21,8 +21,9 @@ pub async fn run(config: Config, to: &Path) -> Result<(), Failure> {
     }
     let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
     // Written under a temporary name that is private from its first byte (SQLite gives its
-    // journal the same mode), then linked into place, which never replaces a file: `to` is
-    // never readable by others nor left half-written by an interrupted backup.
+    // journal the same mode), then linked into place, which never replaces a file (renamed
+    // where the file system has no links): `to` is never readable by others nor left
+    // half-written by an interrupted backup.
     let partial = partial_path(to);
     OpenOptions::new()
         .write(true)
@@ -33,10 +34,14 @@ pub async fn run(config: Config, to: &Path) -> Result<(), Failure> {
     let copied = async {
         db.backup_to(&partial).await?;
         std::fs::File::open(&partial)?.sync_all()?;
-        std::fs::hard_link(&partial, to).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => exists(),
-            _ => Failure::from(e),
-        })
+        match std::fs::hard_link(&partial, to) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
+            // FAT, exFAT and some network shares have no hard links: a rename, after one
+            // more look, replaces nothing that was there a moment ago.
+            Err(_) if !to.exists() => std::fs::rename(&partial, to).map_err(Failure::from),
+            Err(_) => Err(exists()),
+        }
     }
     .await;
     let _ = std::fs::remove_file(&partial);

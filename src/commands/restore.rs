@@ -47,6 +47,16 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
         }
     };
 
+    // Closing folded the staged copy's WAL (its migrations, the RESTORED entry) into the file;
+    // should it not have, dropping the WAL below would lose them.
+    let unfolded = std::fs::metadata(sidecar(&staged, "wal")).is_ok_and(|m| m.len() > 0);
+    if unfolded {
+        remove_database_files(&staged)?;
+        return Err(anyhow::anyhow!(
+            "the restored copy's journal could not be folded into it; nothing was changed, try again"
+        )
+        .into());
+    }
     if let Some(aside) = &replaced
         && let Err(e) = move_aside(&live, aside)
     {
