@@ -84,8 +84,9 @@ impl IntentHits {
 pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
     let vocabulary = &pack.phrase_vocabulary;
     let mut matches = Vec::new();
-    // Each word's phrase-word ids, and the ids it matches exactly (same stem): courtesy
-    // phrases need an exact match, since a typo of "thank" is also "think".
+    // Each word's phrase-word ids, and those a courtesy phrase may use: exact matches (same
+    // stem), and typos only in long words ("здраствуйте"), since a short typo of a courtesy
+    // word is often another word ("think" for "thank").
     let (known, exact): (Vec<Vec<u32>>, Vec<Vec<u32>>) = words
         .iter()
         .map(|word| {
@@ -94,7 +95,7 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
             let all = matches.iter().map(|&(id, _)| id).collect();
             let exact = matches
                 .iter()
-                .filter(|(_, c)| *c == Closeness::Exact)
+                .filter(|(_, c)| *c == Closeness::Exact || word.letters() >= LONG_WORD)
                 .map(|&(id, _)| id)
                 .collect();
             (all, exact)
@@ -135,6 +136,9 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
     }
     hits
 }
+
+/// Letters from which a word may be a typo of a courtesy word.
+const LONG_WORD: usize = 7;
 
 /// Words before a booking phrase that can still negate it ("не хочу записываться").
 const NEGATION_REACH: usize = 2;

@@ -18,6 +18,11 @@ pub struct Term {
 }
 
 impl Term {
+    /// Letters in the word as written.
+    pub fn letters(&self) -> usize {
+        self.raw_spelling.len()
+    }
+
     /// `word` must already be normalised (see `text::normalize`).
     pub fn new(word: &str, stemmer: &Stemmer) -> Term {
         let stem = stemmer.stem(word).into_owned();

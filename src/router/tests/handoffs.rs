@@ -292,6 +292,8 @@ fn a_service_named_beside_news_thanks_or_a_worry_is_not_answered_with_its_price(
         ("Спасибо, до свидания", Route::Thanks),
         ("ok gracias", Route::Thanks),
         ("Hola doctor", Route::Greeting),
+        ("Здраствуйте", Route::Greeting),
+        ("Спосибо", Route::Thanks),
     ] {
         assert_eq!(answer(text).route, route, "{text}");
     }
