@@ -124,7 +124,11 @@ impl App {
         let default_clinic = db
             .write(move |c| -> Result<String, StartupError> {
                 key_binding::bind_or_check(c, &k, "system", now)?;
-                crate::services::chat_write::index_stored_lids(c, &k)?;
+                crate::services::chat_write::index_stored_lids(
+                    c,
+                    &k,
+                    &crate::domain::time::to_db(now),
+                )?;
                 let event = AuditEvent::new("system", action::STARTUP)
                     .detail(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }));
                 audit::record(c, &k.audit, now, &event)?;

@@ -253,12 +253,18 @@ pub fn store_turn(
 
 /// Gives contacts stored before migration 6 the blind index of their @lid, so a message
 /// naming the chat by its @lid alone (staff typing on the phone) finds their chat from the
-/// first start of this release, not only after the patient writes again. Runs at every
-/// start; after the first it finds nothing.
+/// first start of this release, not only after the patient writes again. Once done (every
+/// later write stores both), a mark in `meta` spares the next starts the scan; a database
+/// restored from an older backup has no mark and is indexed again.
 pub fn index_stored_lids(
     c: &Connection,
     keys: &crate::crypto::keys::Keys,
+    now: &str,
 ) -> Result<usize, DbError> {
+    const DONE: &str = "contacts_lid_indexed";
+    if crate::db::meta::find(c, DONE)?.is_some() {
+        return Ok(0);
+    }
     let mut indexed = 0;
     for (contact_id, sealed) in conversations::contacts_without_lid_index(c)? {
         let aad = crate::crypto::Aad::new("contacts", "lid", &contact_id);
@@ -276,5 +282,6 @@ pub fn index_stored_lids(
             "indexed the @lid of contacts stored before it was"
         );
     }
+    crate::db::meta::set(c, DONE, "1", now)?;
     Ok(indexed)
 }

@@ -205,8 +205,11 @@ async fn a_contact_stored_before_the_lid_index_existed_is_found_by_its_lid_after
     assert_eq!(app.sends_settled(1).await.len(), 1);
     // As an older release stored it: the @lid sealed, no index of it.
     let rw = frontdesk::db::rusqlite::Connection::open(app.db_path()).unwrap();
-    rw.execute("UPDATE contacts SET lid_index = NULL", [])
-        .unwrap();
+    rw.execute_batch(
+        "UPDATE contacts SET lid_index = NULL;
+         DELETE FROM meta WHERE key = 'contacts_lid_indexed';",
+    )
+    .unwrap();
     drop(rw);
     let gateway = frontdesk::local_gateway::LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
         .await
