@@ -16,9 +16,10 @@ use super::vocabulary::Term;
 
 /// Words beyond this are not read: a message that long goes to staff or the LLM anyway.
 const MAX_WORDS: usize = 120;
-/// Words a greeting or thanks may carry that nothing explains and still get the courtesy
-/// reply ("ok thanks", "Hola doctor").
-const MAX_STRAY_WORDS_BESIDE_COURTESY: usize = 1;
+/// Words a thank-you may carry that nothing explains and still get the thanks reply ("ok
+/// thanks", "спасибо, до свидания"). A greeting may carry none: the word beside it is the
+/// question ("Hi, parking?"); the packs list greetings with a filler ("hola doctor").
+const MAX_STRAY_WORDS_BESIDE_THANKS: usize = 1;
 /// More words than this that no phrase or service explains means the message says more than
 /// the fast path understood: it goes to the LLM (handoffs still go to staff).
 const MAX_STRAY_WORDS_FOR_FAST_ANSWER: usize = 3;
@@ -131,9 +132,13 @@ pub fn understand(
     let mut intents = hits.intents;
     let only_courtesy = intents.iter().all(|i| i.is_courtesy());
     let handoff = intents.iter().any(|i| i.is_handoff());
-    // Courtesy with more than a word nothing explains is a question the fast path did not
-    // understand; one word is let through ("ok thanks", "Hola doctor").
-    if (only_courtesy && stray > MAX_STRAY_WORDS_BESIDE_COURTESY)
+    // Courtesy beside words nothing explains is a question the fast path did not understand.
+    let courtesy_room = if intents.contains(&Intent::Thanks) {
+        MAX_STRAY_WORDS_BESIDE_THANKS
+    } else {
+        0
+    };
+    if (only_courtesy && stray > courtesy_room)
         || (!handoff && stray > MAX_STRAY_WORDS_FOR_FAST_ANSWER)
     {
         intents.push(Intent::Unknown);

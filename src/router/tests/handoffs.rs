@@ -277,6 +277,10 @@ fn a_service_named_beside_news_thanks_or_a_worry_is_not_answered_with_its_price(
         "Is whitening painful?",
         "my gums hurt",
         "I think I need a root canal",
+        "Hi, insurance?",
+        "Здравствуйте, парковка?",
+        "hey, is it painful?",
+        "спасибо, но это дорого",
         "Tengo una consulta",
         "Hola, una consulta",
     ] {
@@ -325,6 +329,9 @@ fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
         "I'm running late",
         "Quiero cancelar mi cita",
         "Llego tarde a mi cita",
+        "I'm running late for my appointment",
+        "What time is my appointment tomorrow?",
+        "Во сколько у меня прием завтра?",
         "I have an appointment tomorrow, what's your address?",
     ] {
         let reply = answer(text);
