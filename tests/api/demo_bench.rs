@@ -5,17 +5,22 @@ use crate::helpers::{BIN, OutputText};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-#[test]
-fn the_demo_answers_a_price_question_typed_in_the_terminal() {
-    let mut child = Command::new(BIN)
+/// `frontdesk demo` with no configuration, its stdin and stdout piped.
+fn demo(stderr: Stdio) -> std::process::Child {
+    Command::new(BIN)
         .arg("demo")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn the_demo_answers_a_price_question_typed_in_the_terminal() {
+    let mut child = demo(Stdio::piped());
     child
         .stdin
         .take()
@@ -42,15 +47,7 @@ fn ctrl_c_ends_the_demo_and_deletes_its_data_while_it_waits_for_input() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(BIN)
-        .arg("demo")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = demo(Stdio::null());
     // Nothing typed, stdin left open: the demo waits for a line, as at a terminal.
     let _stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());

@@ -156,17 +156,23 @@ async fn an_echo_that_arrives_before_the_gateway_answers_the_send_is_not_mistake
     app.shutdown().await;
 }
 
-#[tokio::test]
-async fn staff_typing_in_an_lid_chat_that_names_no_phone_silences_the_patients_chat() {
-    let app = spawn_app().await;
-    let mut patient: serde_json::Value =
+/// The patient's first message in an @lid chat (its body is returned for the next one).
+async fn patient_writes_in_an_lid_chat(app: &TestApp) -> serde_json::Value {
+    let patient: serde_json::Value =
         serde_json::from_slice(&fixture("evolution_messages_upsert_lid.json")).unwrap();
     let r = app
         .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(app.sends_settled(1).await.len(), 1, "answered at first");
-    // Staff answer from the phone; this gateway build names the chat by its @lid only.
+    patient
+}
+
+/// Staff answer from the phone in the patient's chat, named by its @lid only (as some gateway
+/// builds do), then the patient writes again; the 200 means both are stored, with any reply.
+async fn staff_answer_by_lid_then_the_patient_writes(
+    app: &TestApp,
+    mut patient: serde_json::Value,
+) {
     let mut staff: serde_json::Value =
         serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
     staff["data"]["key"] = serde_json::json!({
@@ -184,6 +190,14 @@ async fn staff_typing_in_an_lid_chat_that_names_no_phone_silences_the_patients_c
         .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
         .await;
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn staff_typing_in_an_lid_chat_that_names_no_phone_silences_the_patients_chat() {
+    let app = spawn_app().await;
+    let patient = patient_writes_in_an_lid_chat(&app).await;
+    assert_eq!(app.sends_settled(1).await.len(), 1, "answered at first");
+    staff_answer_by_lid_then_the_patient_writes(&app, patient).await;
     assert_eq!(
         app.sends_settled(1).await.len(),
         1,
@@ -196,12 +210,7 @@ async fn staff_typing_in_an_lid_chat_that_names_no_phone_silences_the_patients_c
 #[tokio::test]
 async fn a_contact_stored_before_the_lid_index_existed_is_found_by_its_lid_after_an_upgrade() {
     let app = spawn_app().await;
-    let mut patient: serde_json::Value =
-        serde_json::from_slice(&fixture("evolution_messages_upsert_lid.json")).unwrap();
-    let r = app
-        .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
-        .await;
-    assert_eq!(r.status(), 200);
+    let patient = patient_writes_in_an_lid_chat(&app).await;
     assert_eq!(app.sends_settled(1).await.len(), 1);
     // As an older release stored it: the @lid sealed, no index of it.
     let rw = frontdesk::db::rusqlite::Connection::open(app.db_path()).unwrap();
@@ -220,23 +229,7 @@ async fn a_contact_stored_before_the_lid_index_existed_is_found_by_its_lid_after
         1,
         "indexed at start"
     );
-    let mut staff: serde_json::Value =
-        serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
-    staff["data"]["key"] = serde_json::json!({
-        "remoteJid": patient["data"]["key"]["remoteJid"],
-        "fromMe": true,
-        "id": "STAFFLID1",
-        "addressingMode": "lid",
-    });
-    let r = app
-        .post_evolution(&serde_json::to_vec(&staff).unwrap(), Auth::Jwt)
-        .await;
-    assert_eq!(r.status(), 200);
-    patient["data"]["key"]["id"] = "PATIENTLID2".into();
-    let r = app
-        .post_evolution(&serde_json::to_vec(&patient).unwrap(), Auth::Jwt)
-        .await;
-    assert_eq!(r.status(), 200);
+    staff_answer_by_lid_then_the_patient_writes(&app, patient).await;
     // A reply is stored in the same transaction as the message it answers, before the 200.
     assert_eq!(
         app.count("SELECT count(*) FROM whatsapp_messages WHERE author = 'bot'"),
