@@ -143,9 +143,9 @@ const LONG_WORD: usize = 7;
 /// Words before a booking phrase that can still negate it ("не хочу записываться").
 const NEGATION_REACH: usize = 2;
 
-/// Whether a negation stands just before the phrase placed at `chosen`, or among its words
-/// ("болит не сильно"): "не срочно" pages no one as urgent, "не хочу записываться" is no
-/// booking. A negation that is part of the phrase itself ("не могу дышать") does not count.
+/// Whether a negation stands just before the phrase placed at `chosen`, or among its words:
+/// "не хочу записываться", "без записи" are no booking. A negation that is part of the
+/// phrase itself does not count.
 fn negated(pack: &LanguagePack, words: &[Term], chosen: &[usize]) -> bool {
     let (low, high) = chosen
         .iter()
