@@ -358,3 +358,18 @@ fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
         assert!(!answer(text).needs_llm, "{text}: {:?}", answer(text));
     }
 }
+
+#[test]
+fn asking_for_the_phone_number_gets_the_address_and_phone() {
+    for text in [
+        "What's your phone number?",
+        "Подскажите номер телефона",
+        "¿Cuál es su número de teléfono?",
+    ] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Address, "{text}: {reply:?}");
+        assert!(reply.text.contains("+7 495 123-45-67"), "{text}: {reply:?}");
+    }
+    // "how to find a doctor" is no address question.
+    assert_ne!(answer("Как найти врача Иванову?").route, Route::Address);
+}
