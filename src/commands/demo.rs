@@ -85,7 +85,12 @@ pub async fn run() -> Result<(), Failure> {
                 }
             }
         };
-        match tokio::time::timeout(Duration::from_secs(15), ours).await {
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(Duration::from_secs(15), ours) => waited,
+            // Ctrl-C while a reply is awaited ends the demo too.
+            _ = shutdown.graceful.cancelled() => break,
+        };
+        match waited {
             Ok(Some(reply)) => {
                 let ms = reply.at.saturating_duration_since(sent).as_secs_f64() * 1000.0;
                 println!("bot ({ms:.1} ms)> {}\n", reply.text.replace('\u{a0}', " "));
