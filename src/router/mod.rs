@@ -158,6 +158,28 @@ impl Router {
             session_language,
             default_language,
             prices,
+            false,
+        )
+    }
+
+    /// `understand` for a text known to ask a price (the LLM's price lookup names a service
+    /// and nothing else): a bare service name with a word beside it still gets its price, or
+    /// "not on our list".
+    pub fn understand_price_query(
+        &self,
+        text: &str,
+        session_language: Option<&str>,
+        default_language: &str,
+        prices: &PriceIndex,
+    ) -> Understanding {
+        understand::understand(
+            &self.packs,
+            &self.stopwords,
+            text,
+            session_language,
+            default_language,
+            prices,
+            true,
         )
     }
 

@@ -21,12 +21,20 @@ pub struct PriceOutcome {
     pub explained: usize,
     /// Content words that appear in no name or alias at all.
     pub unknown: usize,
+    /// Which content words (bit = position) the winners' names and aliases use, and which of
+    /// those are words few services share ("брекеты", not "зуб").
+    pub explained_at: u64,
+    pub distinctive_at: u64,
 }
 
 #[derive(Clone, Copy, Default)]
 struct PhraseHits {
     words: u64,
     message_words: u64,
+    distinctive_message_words: u64,
+    /// Message words repeating a word the phrase already matched ("зуб … зуба"): not counted,
+    /// but not unexplained either.
+    repeated_message_words: u64,
     quality: u32,
     distinctive: bool,
 }
@@ -63,19 +71,28 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
                     touched.push(phrase);
                 }
                 let (word_bit, message_bit) = (1u64 << slot, 1u64 << position);
-                if h.words & word_bit != 0 || h.message_words & message_bit != 0 {
+                if h.message_words & message_bit != 0 {
+                    continue;
+                }
+                if h.words & word_bit != 0 {
+                    h.repeated_message_words |= message_bit;
                     continue;
                 }
                 h.words |= word_bit;
                 h.message_words |= message_bit;
                 h.quality += if closeness == Closeness::Exact { 2 } else { 1 };
-                h.distinctive |= !terms.common[word_id as usize];
+                if !terms.common[word_id as usize] {
+                    h.distinctive = true;
+                    h.distinctive_message_words |= message_bit;
+                }
             }
         }
     }
 
     let mut best: Vec<Option<Score>> = vec![None; index.services.len()];
     let mut all_words = vec![0u64; index.services.len()];
+    let mut all_distinctive = vec![0u64; index.services.len()];
+    let mut all_repeated = vec![0u64; index.services.len()];
     for &phrase in &touched {
         let h = hits[phrase as usize];
         let total = index.phrases[phrase as usize].words.len() as u32;
@@ -92,6 +109,8 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         };
         let service = index.phrases[phrase as usize].service;
         all_words[service] |= h.message_words;
+        all_repeated[service] |= h.repeated_message_words;
+        all_distinctive[service] |= h.distinctive_message_words;
         if best[service].is_none_or(|s| score > s) {
             best[service] = Some(score);
         }
@@ -108,8 +127,15 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
             ..PriceOutcome::default()
         };
     };
+    let candidates: Vec<usize> = (0..best.len()).filter(|&s| best[s] == Some(top)).collect();
     PriceOutcome {
-        candidates: (0..best.len()).filter(|&s| best[s] == Some(top)).collect(),
+        explained_at: candidates
+            .iter()
+            .fold(0, |bits, &s| bits | all_words[s] | all_repeated[s]),
+        distinctive_at: candidates
+            .iter()
+            .fold(0, |bits, &s| bits | all_distinctive[s]),
+        candidates,
         whole_phrase: top.whole_phrase,
         explained: top.explained as usize,
         unknown,

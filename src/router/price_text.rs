@@ -66,6 +66,22 @@ impl PriceText<'_> {
             PriceMatch::NotOffered(asked) => {
                 Some(self.say("price_not_offered", &[("service", asked)]))
             }
+            // Packs without the template answer with the listed service, named.
+            PriceMatch::Nearest(id, asked) => match self.pack.template("price_nearest") {
+                Some(template) => {
+                    let service = find(id)?;
+                    let price = self.price_of(service);
+                    Some(fill(
+                        template,
+                        &[
+                            ("asked", asked),
+                            ("service", self.name(service)),
+                            ("price", &price),
+                        ],
+                    ))
+                }
+                None => self.answer(&PriceMatch::One(id.clone())),
+            },
             PriceMatch::None if self.prices.is_empty() => None,
             PriceMatch::None => Some(self.say("price_ask_which", &[])),
         }

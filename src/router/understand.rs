@@ -34,6 +34,10 @@ pub enum PriceMatch {
     Ambiguous(Vec<String>),
     /// What the patient asked the price of, normalised: it is not on the price list.
     NotOffered(String),
+    /// A service id and what the patient asked, normalised: a variant the list does not name
+    /// ("керамические брекеты" where it lists metal braces), answered as "not on our list;
+    /// the closest is…".
+    Nearest(String, String),
 }
 
 /// Patient words are not shown in debug output (they may be health data).
@@ -45,6 +49,13 @@ impl fmt::Debug for PriceMatch {
             PriceMatch::Ambiguous(ids) => f.debug_tuple("Ambiguous").field(ids).finish(),
             PriceMatch::NotOffered(text) => {
                 write!(f, "NotOffered(<{} chars redacted>)", text.chars().count())
+            }
+            PriceMatch::Nearest(id, text) => {
+                write!(
+                    f,
+                    "Nearest({id:?}, <{} chars redacted>)",
+                    text.chars().count()
+                )
             }
         }
     }
@@ -72,6 +83,8 @@ impl Understanding {
     }
 }
 
+/// `asking_price`: the text is known to ask a price (the LLM's price lookup names a service
+/// and nothing else), whatever words it uses.
 pub fn understand(
     packs: &[LanguagePack],
     stopwords: &HashSet<String>,
@@ -79,6 +92,7 @@ pub fn understand(
     session_language: Option<&str>,
     default_language: &str,
     prices: &PriceIndex,
+    asking_price: bool,
 ) -> Understanding {
     let mut words = words(text);
     words.truncate(MAX_WORDS);
@@ -87,6 +101,9 @@ pub fn understand(
     let pack = &packs[pack_index];
     let terms: Vec<Term> = words.iter().map(|w| Term::new(w, &pack.stemmer)).collect();
     let mut hits = find_intents(pack, &terms);
+    if asking_price && !hits.has(Intent::Price) {
+        hits.intents.push(Intent::Price);
+    }
 
     let content: Vec<usize> = (0..terms.len())
         .filter(|&i| !hits.used[i] && !stopwords.contains(&words[i]) && !is_number(&words[i]))
@@ -115,6 +132,12 @@ pub fn understand(
     }
     let asks_price = hits.has(Intent::Price);
     let mut price = match named {
+        Some(PriceMatch::One(id)) if asks_price && outcome.whole_phrase && stray > 0 => {
+            match qualified(&outcome, &content, &words) {
+                Some(asked) => PriceMatch::Nearest(id, asked),
+                None => PriceMatch::One(id),
+            }
+        }
         Some(found) if asks_price || hits.has(Intent::Booking) => found,
         None if asks_price && outcome.unknown > 0 => {
             let asked: Vec<&str> = content.iter().map(|&i| words[i].as_str()).collect();
@@ -154,6 +177,45 @@ pub fn understand(
         intents,
         price,
     }
+}
+
+/// What the patient asked, when a service named whole has a word right beside one of its
+/// distinctive words that its names do not explain ("керамические брекеты", "deep cleaning",
+/// "общая анестезия"): a variant the list may not have. `None` when every such word stands
+/// apart ("чистка зубов в субботу") or only beside a word many services share ("болит зуб").
+/// The words given back are that qualifier with the service's words next to it.
+fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Option<String> {
+    let at = |bits: u64| -> Vec<usize> {
+        content
+            .iter()
+            .enumerate()
+            .filter(|&(p, _)| p < 64 && bits & (1u64 << p) != 0)
+            .map(|(_, &raw)| raw)
+            .collect()
+    };
+    let (explained, anchors) = (at(outcome.explained_at), at(outcome.distinctive_at));
+    let mut asked: Vec<usize> = at(!outcome.explained_at)
+        .into_iter()
+        .filter(|&raw| anchors.iter().any(|&a| a.abs_diff(raw) == 1))
+        .collect();
+    if asked.is_empty() {
+        return None;
+    }
+    // Grow the qualifiers into the run of the service's words they stand in.
+    while let Some(next) = explained
+        .iter()
+        .find(|&&e| !asked.contains(&e) && asked.iter().any(|&a| a.abs_diff(e) == 1))
+    {
+        asked.push(*next);
+    }
+    asked.sort_unstable();
+    Some(
+        asked
+            .iter()
+            .map(|&i| words[i].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// The services a message names, when the match can be trusted: a whole name or alias, or a

@@ -308,3 +308,67 @@ fn the_router_and_price_index_can_be_shared_between_threads() {
     shareable::<Router>();
     shareable::<crate::router::PriceIndex>();
 }
+
+#[test]
+fn a_variant_the_list_does_not_name_is_said_so_with_the_closest_service() {
+    for (text, id, asked, shown) in [
+        (
+            "сколько стоят керамические брекеты",
+            "ORTHO-BRACES",
+            "керамические брекеты",
+            "«керамические брекеты» в нашем прайсе нет. Ближе всего: Брекет-система металлическая (одна челюсть) — 45 000 ₽.",
+        ),
+        (
+            "сколько стоит общая анестезия",
+            "THER-ANES",
+            "общая анестезия",
+            "850,50 ₽",
+        ),
+        (
+            "how much is a deep cleaning",
+            "HYG-CLEAN",
+            "deep cleaning",
+            "We don't list \"deep cleaning\". The closest we have: Professional teeth cleaning: 5,500 ₽.",
+        ),
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::Nearest(id.into(), asked.into()),
+            "{text}"
+        );
+        let reply = plain(&answer(text).text);
+        assert!(reply.contains(shown), "{text}: {reply}");
+    }
+    // A word that stands apart from the service, or beside a word many services share, is
+    // no variant of it.
+    assert_eq!(
+        ask("сколько стоит чистка зубов в субботу").price,
+        PriceMatch::One("HYG-CLEAN".into())
+    );
+    assert_eq!(
+        ask("У ребенка болит зуб, сколько стоит лечение молочного зуба?").price,
+        PriceMatch::One("KIDS-MILK".into())
+    );
+}
+
+#[test]
+fn the_llms_price_lookup_of_a_bare_name_finds_it_or_says_what_is_missing() {
+    let lookup = |text: &str| {
+        ROUTER
+            .understand_price_query(text, None, "ru", &PRICES)
+            .price
+    };
+    assert_eq!(
+        lookup("пломба световая"),
+        PriceMatch::One("THER-FILL-LC".into())
+    );
+    assert_eq!(lookup("пломба"), both_fillings());
+    assert_eq!(
+        lookup("керамические брекеты"),
+        PriceMatch::Nearest("ORTHO-BRACES".into(), "керамические брекеты".into())
+    );
+    assert_eq!(
+        lookup("удаление татуировки"),
+        PriceMatch::NotOffered("удаление татуировки".into())
+    );
+}

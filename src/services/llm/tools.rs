@@ -159,7 +159,7 @@ fn price_lookup(ctx: &ToolContext<'_>, service: &str) -> Value {
     if service.trim().is_empty() {
         return json!({"price_list": whole_list(ctx)});
     }
-    let u = ctx.router.understand(
+    let u = ctx.router.understand_price_query(
         service,
         Some(ctx.language),
         &ctx.clinic.default_language,
@@ -172,6 +172,9 @@ fn price_lookup(ctx: &ToolContext<'_>, service: &str) -> Value {
                    "note": "several services match; ask which one, or list them"})
         }
         PriceMatch::NotOffered(what) => json!({"not_on_the_price_list": what}),
+        PriceMatch::Nearest(id, what) => {
+            json!({"not_on_the_price_list": what, "closest": [priced(ctx, id)]})
+        }
         PriceMatch::None => json!({"no_match": service, "price_list": whole_list(ctx)}),
     }
 }
