@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -51,15 +51,7 @@ async fn evolution_event(
 ) -> Result<Json<Value>, AppError> {
     let received = Instant::now();
     let now = state.shared.clock.now();
-    // Configuration refuses an empty secret; should one get here anyway, it authenticates
-    // nothing rather than everyone who signs with an empty key.
-    let secret = state
-        .config
-        .evolution
-        .webhook_secret
-        .as_ref()
-        .filter(|s| !s.expose_secret().is_empty());
-    let verdict = match secret {
+    let verdict = match configured(&state.config.evolution.webhook_secret) {
         None => Err("no EVOLUTION_WEBHOOK_SECRET configured"),
         Some(secret) => authenticate_evolution(
             secret.expose_secret().as_bytes(),
@@ -74,6 +66,13 @@ async fn evolution_event(
     let events = providers::evolution::parse(&body, event.as_deref(), now)
         .map_err(|e| bad_request(&state, "evolution", e))?;
     process(&state, "evolution", events, received).await
+}
+
+/// The secret that authenticates a provider's webhooks, if one is set. Configuration refuses
+/// an empty one; should one get here anyway, it authenticates nothing rather than everyone
+/// who signs with an empty key.
+fn configured(secret: &Option<SecretString>) -> Option<&SecretString> {
+    secret.as_ref().filter(|s| !s.expose_secret().is_empty())
 }
 
 /// Evolution does not sign its webhooks; accept what it can be configured to send.
@@ -112,13 +111,7 @@ pub async fn cloud(
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     let received = Instant::now();
-    let secret = state
-        .config
-        .whatsapp_cloud
-        .app_secret
-        .as_ref()
-        .filter(|s| !s.expose_secret().is_empty());
-    let verdict = match secret {
+    let verdict = match configured(&state.config.whatsapp_cloud.app_secret) {
         None => Err("no WHATSAPP_CLOUD_APP_SECRET configured"),
         Some(secret) => match headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) {
             None => Err("unsigned request"),
