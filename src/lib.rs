@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod providers;
 pub mod resilience;
 pub mod router;
+pub mod runtime;
 pub mod services;
 pub mod shutdown;
 pub mod state;

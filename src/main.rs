@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match frontdesk::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("frontdesk: cannot start the async runtime: {e}");

@@ -176,7 +176,10 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         })
         .await?;
     let report = json!({
-        "machine": { "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()) },
+        "machine": {
+            "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "async_workers": tokio::runtime::Handle::current().metrics().num_workers(),
+        },
         "fixed_rate": latency,
         "throughput": {
             "frontdesk_messages_per_sec": throughput.round(),
