@@ -80,8 +80,9 @@ impl IntentHits {
     }
 }
 
-/// Finds the pack's intent phrases in `words` (stemmed by the same pack).
-pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
+/// Finds the pack's intent phrases in a message: its normalised `words` and their `terms`
+/// (stemmed by the same pack).
+pub fn find_intents(pack: &LanguagePack, words: &[String], terms: &[Term]) -> IntentHits {
     let vocabulary = &pack.phrase_vocabulary;
     let mut matches = Vec::new();
     // Each word's phrase-word ids, and those a courtesy phrase may use: exact matches (same
@@ -89,7 +90,12 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
     // word is often another word ("think" for "thank").
     let (known, exact): (Vec<Vec<u32>>, Vec<Vec<u32>>) = words
         .iter()
-        .map(|word| {
+        .zip(terms)
+        .map(|(text, word)| {
+            if pack.false_friends.contains(text) {
+                let itself: Vec<u32> = vocabulary.id(text).into_iter().collect();
+                return (itself.clone(), itself);
+            }
             matches.clear();
             vocabulary.lookup(word, &mut matches);
             let all = matches.iter().map(|&(id, _)| id).collect();
@@ -123,7 +129,7 @@ pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
             // "не хочу записываться", "no quiero cita". Never an emergency: "нет, не могу
             // дышать" is one ("не срочно" is an `other` phrase instead), and a request for a
             // call stays one ("почему мне не перезвонили?" is a complaint staff should see).
-            if phrase.intent == Intent::Booking && negated(pack, words, &chosen) {
+            if phrase.intent == Intent::Booking && negated(pack, terms, &chosen) {
                 continue;
             }
             for &position in &chosen {
@@ -198,11 +204,18 @@ mod tests {
     fn intents_in(code: &str, text: &str) -> IntentHits {
         let (file, toml) = BUILTIN.iter().find(|(f, _)| f.starts_with(code)).unwrap();
         let pack = LanguagePack::parse(file, toml).unwrap();
-        let terms: Vec<Term> = words(text)
-            .iter()
-            .map(|w| Term::new(w, &pack.stemmer))
-            .collect();
-        find_intents(&pack, &terms)
+        let words = words(text);
+        let terms: Vec<Term> = words.iter().map(|w| Term::new(w, &pack.stemmer)).collect();
+        find_intents(&pack, &words, &terms)
+    }
+
+    #[test]
+    fn a_false_friend_matches_only_itself() {
+        // "почему" (why) stems and spells like "почём" (how much).
+        assert!(!intents_in("ru", "почему вы не отвечаете").has(Intent::Price));
+        assert!(!intents_in("ru", "почему так долго").has(Intent::Price));
+        assert!(intents_in("ru", "почем пломба").has(Intent::Price));
+        assert!(intents_in("ru", "почём отбеливание").has(Intent::Price));
     }
 
     #[test]

@@ -77,6 +77,8 @@ struct PackFile {
     stopwords: Vec<String>,
     #[serde(default)]
     negations: Vec<String>,
+    #[serde(default)]
+    false_friends: Vec<String>,
     weekdays: Vec<String>,
     weekdays_on: Vec<String>,
     #[serde(default = "default_time_format")]
@@ -109,6 +111,9 @@ pub struct LanguagePack {
     /// Stems of the words that negate a handoff phrase just before or inside it ("не срочно",
     /// "not urgent", "no quiero cita").
     pub negations: HashSet<String>,
+    /// Words that stem or misspell like an intent phrase's word and mean something else
+    /// ("почему", why, beside "почём", how much): they match only themselves.
+    pub false_friends: HashSet<String>,
     /// Short names, Monday first ("Пн"), for the week overview.
     pub weekdays: Vec<String>,
     /// "on Monday" forms, Monday first ("в понедельник"), for "we open on Monday at 9:00".
@@ -207,6 +212,7 @@ impl LanguagePack {
             markers: word_set(&file.markers),
             stopwords: word_set(&file.stopwords),
             negations,
+            false_friends: word_set(&file.false_friends),
             weekdays: file.weekdays,
             weekdays_on: file.weekdays_on,
             time_format: file.time_format,

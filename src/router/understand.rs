@@ -100,7 +100,7 @@ pub fn understand(
         detect_language(packs, text, &words, session_language, default_language);
     let pack = &packs[pack_index];
     let terms: Vec<Term> = words.iter().map(|w| Term::new(w, &pack.stemmer)).collect();
-    let mut hits = find_intents(pack, &terms);
+    let mut hits = find_intents(pack, &words, &terms);
     if asking_price && !hits.has(Intent::Price) {
         hits.intents.push(Intent::Price);
     }

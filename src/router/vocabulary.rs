@@ -102,6 +102,11 @@ impl Vocabulary {
         self.ids.contains_key(word)
     }
 
+    /// The id of this exact normalised word, if it was inserted.
+    pub fn id(&self, word: &str) -> Option<u32> {
+        self.ids.get(word).copied()
+    }
+
     /// How many distinct words were inserted (ids are below this).
     pub fn size(&self) -> usize {
         self.terms.len()

@@ -232,6 +232,24 @@ fn how_long_or_how_often_about_a_service_is_not_answered_with_its_price() {
 }
 
 #[test]
+fn why_is_no_how_much() {
+    // "почему" stems and spells like "почём": it made "Почему вы не отвечаете?" a price
+    // question for a service called "отвечаете".
+    for text in [
+        "Почему вы не отвечаете?",
+        "Почему у вас закрыто в воскресенье?",
+    ] {
+        let reply = answer(text);
+        assert_eq!(ask(text).primary(), Intent::Unknown, "{text}");
+        assert!(reply.needs_llm, "{text}: {}", reply.text);
+    }
+    assert_eq!(
+        ask("почём чистка зубов").price,
+        PriceMatch::One("HYG-CLEAN".into())
+    );
+}
+
+#[test]
 fn a_price_question_without_a_service_asks_which_and_offers_the_list() {
     for text in ["Сколько стоит?", "сколько стоит зуб"] {
         let u = ask(text);
