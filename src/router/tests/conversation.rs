@@ -36,6 +36,22 @@ fn hours_questions_in_each_language_are_answered_with_the_week() {
     assert!(answer("horario").text.contains("Dom: cerrado"));
 }
 
+#[test]
+fn an_hour_from_now_is_no_question_about_opening_hours() {
+    for text in [
+        "I'll be there in an hour",
+        "I'm an hour late, sorry",
+        "running two hours late",
+    ] {
+        let reply = answer(text);
+        assert_ne!(reply.route, Route::Hours, "{text}: {}", reply.text);
+        assert!(reply.needs_llm, "{text}: {}", reply.text);
+    }
+    for text in ["What are your hours?", "hours?", "business hours"] {
+        assert_eq!(answer(text).route, Route::Hours, "{text}");
+    }
+}
+
 fn hours_at(utc_day: u32, utc_hour: u32, utc_minute: u32) -> String {
     let now = chrono::TimeZone::with_ymd_and_hms(
         &chrono::Utc,
