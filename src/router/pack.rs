@@ -112,7 +112,8 @@ pub struct LanguagePack {
     /// "not urgent", "no quiero cita").
     pub negations: HashSet<String>,
     /// Words that stem or misspell like an intent phrase's word and mean something else
-    /// ("почему", why, beside "почём", how much): they match only themselves.
+    /// ("почему", why, beside "почём", how much): they match only themselves in phrases, and
+    /// service names only through their stem, never as a typo ("floor" is no "fluoride").
     pub false_friends: HashSet<String>,
     /// Short names, Monday first ("Пн"), for the week overview.
     pub weekdays: Vec<String>,

@@ -109,7 +109,11 @@ pub fn understand(
         .filter(|&i| !hits.used[i] && !stopwords.contains(&words[i]) && !is_number(&words[i]))
         .collect();
     let content_terms: Vec<&Term> = content.iter().map(|&i| &terms[i]).collect();
-    let outcome = match_services(prices, &pack.code, &content_terms);
+    let no_typos: Vec<bool> = content
+        .iter()
+        .map(|&i| pack.false_friends.contains(&words[i]))
+        .collect();
+    let outcome = match_services(prices, &pack.code, &content_terms, &no_typos);
     let named = named_services(&outcome, prices);
     let explained = if named.is_some() {
         outcome.explained

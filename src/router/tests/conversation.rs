@@ -52,6 +52,25 @@ fn an_hour_from_now_is_no_question_about_opening_hours() {
     }
 }
 
+#[test]
+fn holidays_are_not_answered_with_the_weekly_hours() {
+    for text in [
+        "are you open on christmas?",
+        "open on new year?",
+        "¿abren en navidad?",
+        "работаете в новогодние праздники?",
+    ] {
+        let reply = answer(text);
+        assert!(reply.needs_llm, "{text}: {}", reply.text);
+    }
+    // "Do you work on Sundays?" is an hours question in Spanish too.
+    for text in ["¿trabajan los domingos?", "trabajan el sábado"] {
+        let reply = answer(text);
+        assert_eq!(reply.route, Route::Hours, "{text}: {}", reply.text);
+        assert!(reply.text.contains("Dom: cerrado"), "{text}");
+    }
+}
+
 fn hours_at(utc_day: u32, utc_hour: u32, utc_minute: u32) -> String {
     let now = chrono::TimeZone::with_ymd_and_hms(
         &chrono::Utc,

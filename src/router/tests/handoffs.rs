@@ -328,6 +328,8 @@ fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
         "I need to cancel my appointment",
         "I'm running late",
         "Quiero cancelar mi cita",
+        "cancelar la cita de mañana por favor",
+        "anular la cita por favor",
         "Llego tarde a mi cita",
         "I'm running late for my appointment",
         "What time is my appointment tomorrow?",

@@ -18,6 +18,8 @@ fn russian_english_and_spanish_messages_are_recognised_from_their_text() {
         ("cuanto cuesta una limpieza", "es"),
         ("Thank you so much!", "en"),
         ("emergencia", "es"),
+        ("aceptan seguro?", "es"),
+        ("aceptan tarjeta?", "es"),
     ] {
         assert_eq!(
             language_of(text, None, "ru"),

@@ -250,6 +250,32 @@ fn why_is_no_how_much() {
 }
 
 #[test]
+fn whether_a_price_includes_something_is_left_to_staff_or_the_llm() {
+    // The list has prices, not what each one covers: these got a price, a pick-one list or
+    // "«включает анестезию» is not on our list".
+    for text in [
+        "цена включает анестезию?",
+        "а рентген входит в стоимость консультации?",
+        "does the price include the crown?",
+        "is the xray included in the consultation price",
+        "¿el precio incluye la anestesia?",
+    ] {
+        let reply = answer(text);
+        assert!(reply.needs_llm, "{text}: {}", reply.text);
+        assert!(!plain(&reply.text).contains('₽'), "{text}: {}", reply.text);
+    }
+}
+
+#[test]
+fn a_false_friend_is_no_typo_of_a_service() {
+    // "floor" is one letter from "fluor": "which floor are you on" got the fluoride price.
+    for text in ["i'm here, which floor are you on", "what floor"] {
+        assert!(answer(text).needs_llm, "{text}");
+    }
+    assert_eq!(ask("how much is fluoride").intents, vec![Intent::Price]);
+}
+
+#[test]
 fn a_price_question_without_a_service_asks_which_and_offers_the_list() {
     for text in ["Сколько стоит?", "сколько стоит зуб"] {
         let u = ask(text);
