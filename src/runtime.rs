@@ -5,8 +5,9 @@
 //! With as many async workers as cores, a burst of webhooks makes three busy threads on two
 //! cores: measured with `frontdesk bench` on a 2-core VM, the kernel then often left two of
 //! them queued on one core while the other sat idle until its next balancing tick (4 ms at
-//! HZ=250), and the messages of that moment waited with them. With one worker the webhook →
-//! commit p99 fell from a median 6.8 ms to 4.8 ms over several runs, at the same throughput.
+//! HZ=250), and the messages of that moment waited with them. In seven back-to-back pairs of
+//! runs, one worker gave the lower webhook → commit p99 in five (median 7.0 → 5.4 ms) and the
+//! higher throughput in six; the VM's run-to-run spread is wider than that difference.
 //!
 //! `TOKIO_WORKER_THREADS` (tokio's own variable) still sets the count when given.
 
