@@ -335,16 +335,20 @@ fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
         "What time is my appointment tomorrow?",
         "Во сколько у меня прием завтра?",
         "I have an appointment tomorrow, what's your address?",
+        "can i bring my kid to my appointment",
     ] {
         let reply = answer(text);
         assert_ne!(reply.route, Route::Booking, "{text}: {reply:?}");
         assert!(reply.needs_llm, "{text}: {reply:?}");
     }
     // Wanting to schedule is booking, and "open" in a sentence is no hours question.
-    assert_eq!(
-        answer("I'd like to schedule a cleaning").route,
-        Route::Booking
-    );
+    for text in [
+        "I'd like to schedule a cleaning",
+        "I'd like to book an appointment",
+        "can I book my appointment for friday",
+    ] {
+        assert_eq!(answer(text).route, Route::Booking, "{text}");
+    }
     assert_ne!(answer("it hurts when I open my mouth").route, Route::Hours);
     for text in [
         "Open Sunday?",
