@@ -47,15 +47,19 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
         }
     };
 
-    // Closing folded the staged copy's WAL (its migrations, the RESTORED entry) into the file;
-    // should it not have, dropping the WAL below would lose them.
-    let unfolded = std::fs::metadata(sidecar(&staged, "wal")).is_ok_and(|m| m.len() > 0);
-    if unfolded {
-        remove_database_files(&staged)?;
-        return Err(anyhow::anyhow!(
-            "the restored copy's journal could not be folded into it; nothing was changed, try again"
-        )
-        .into());
+    // Closing folds the staged copy's WAL (its migrations, the RESTORED entry) into the file
+    // when it can do so at once; dropping the WAL below would lose what it still holds.
+    if wal_unfolded(&staged) {
+        let folded = fold_wal(&staged);
+        if folded.is_err() || wal_unfolded(&staged) {
+            remove_database_files(&staged)?;
+            let why = folded.err().map_or_else(String::new, |e| format!(" ({e})"));
+            return Err(anyhow::anyhow!(
+                "the restored copy's journal could not be folded into it{why}; nothing was \
+                 changed, try again"
+            )
+            .into());
+        }
     }
     if let Some(aside) = &replaced
         && let Err(e) = move_aside(&live, aside)
@@ -158,6 +162,27 @@ fn sibling(db: &Path, suffix: &str) -> PathBuf {
 /// SQLite's files beside a WAL-mode database: `<db>-wal` and `<db>-shm`.
 const SIDECARS: [&str; 2] = ["wal", "shm"];
 
+fn wal_unfolded(db: &Path) -> bool {
+    std::fs::metadata(sidecar(db, "wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Folds `db`'s WAL into it, waiting for readers. Closing the database does not wait (it may
+/// share the file with a running server), so a reader still finishing as it closed (a pool
+/// connection being opened in the background) left the WAL behind and failed the restore now
+/// and then. Nobody else uses the staged copy: waiting here costs nothing.
+fn fold_wal(db: &Path) -> rusqlite::Result<()> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    if busy != 0 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("the checkpoint could not finish".into()),
+        ));
+    }
+    conn.close().map_err(|(_, e)| e)
+}
+
 fn sidecar(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(format!("-{suffix}"));
@@ -211,4 +236,49 @@ fn remove_database_files(db: &Path) -> std::io::Result<()> {
 
 fn stamp() -> String {
     SystemClock.now().format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fold_wal, sidecar, wal_unfolded};
+    use crate::db::rusqlite::Connection;
+    use std::time::Duration;
+
+    #[test]
+    fn folding_the_staged_wal_waits_for_a_reader_still_finishing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staged.db");
+        // Kept open so the WAL is not folded and removed when it closes.
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);",
+            )
+            .unwrap();
+        assert!(wal_unfolded(&path));
+        let (reading, read) = std::sync::mpsc::channel();
+        let reader_path = path.clone();
+        let reader = std::thread::spawn(move || {
+            let conn = Connection::open(reader_path).unwrap();
+            conn.execute_batch("BEGIN").unwrap();
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap();
+            reading.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            conn.execute_batch("COMMIT").unwrap();
+            n
+        });
+        read.recv().unwrap();
+        fold_wal(&path).unwrap();
+        assert_eq!(reader.join().unwrap(), 3);
+        assert!(!wal_unfolded(&path), "{:?}", sidecar(&path, "wal"));
+        drop(writer);
+        let n: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+    }
 }
