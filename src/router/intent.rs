@@ -80,9 +80,8 @@ impl IntentHits {
     }
 }
 
-/// Finds the pack's intent phrases in a message: its normalised `words` and their `terms`
-/// (stemmed by the same pack).
-pub fn find_intents(pack: &LanguagePack, words: &[String], terms: &[Term]) -> IntentHits {
+/// Finds the pack's intent phrases in `words` (made by the same pack: `LanguagePack::term`).
+pub fn find_intents(pack: &LanguagePack, words: &[Term]) -> IntentHits {
     let vocabulary = &pack.phrase_vocabulary;
     let mut matches = Vec::new();
     // Each word's phrase-word ids, and those a courtesy phrase may use: exact matches (same
@@ -90,12 +89,7 @@ pub fn find_intents(pack: &LanguagePack, words: &[String], terms: &[Term]) -> In
     // word is often another word ("think" for "thank").
     let (known, exact): (Vec<Vec<u32>>, Vec<Vec<u32>>) = words
         .iter()
-        .zip(terms)
-        .map(|(text, word)| {
-            if pack.false_friends.contains(text) {
-                let itself: Vec<u32> = vocabulary.id(text).into_iter().collect();
-                return (itself.clone(), itself);
-            }
+        .map(|word| {
             matches.clear();
             vocabulary.lookup(word, &mut matches);
             let all = matches.iter().map(|&(id, _)| id).collect();
@@ -129,7 +123,7 @@ pub fn find_intents(pack: &LanguagePack, words: &[String], terms: &[Term]) -> In
             // "не хочу записываться", "no quiero cita". Never an emergency: "нет, не могу
             // дышать" is one ("не срочно" is an `other` phrase instead), and a request for a
             // call stays one ("почему мне не перезвонили?" is a complaint staff should see).
-            if phrase.intent == Intent::Booking && negated(pack, terms, &chosen) {
+            if phrase.intent == Intent::Booking && negated(pack, words, &chosen) {
                 continue;
             }
             for &position in &chosen {
@@ -204,9 +198,8 @@ mod tests {
     fn intents_in(code: &str, text: &str) -> IntentHits {
         let (file, toml) = BUILTIN.iter().find(|(f, _)| f.starts_with(code)).unwrap();
         let pack = LanguagePack::parse(file, toml).unwrap();
-        let words = words(text);
-        let terms: Vec<Term> = words.iter().map(|w| Term::new(w, &pack.stemmer)).collect();
-        find_intents(&pack, &words, &terms)
+        let terms: Vec<Term> = words(text).iter().map(|w| pack.term(w)).collect();
+        find_intents(&pack, &terms)
     }
 
     #[test]

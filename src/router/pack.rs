@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::error::RouterError;
 use super::intent::Intent;
 use super::text::{Script, words};
-use super::vocabulary::Vocabulary;
+use super::vocabulary::{Term, Vocabulary};
 use crate::domain::money::MoneyFormat;
 
 /// Templates every pack must define: the ones `Router::reply` and its callers use.
@@ -111,9 +111,9 @@ pub struct LanguagePack {
     /// Stems of the words that negate a handoff phrase just before or inside it ("не срочно",
     /// "not urgent", "no quiero cita").
     pub negations: HashSet<String>,
-    /// Words that stem or misspell like an intent phrase's word and mean something else
-    /// ("почему", why, beside "почём", how much): they match only themselves in phrases, and
-    /// service names only through their stem, never as a typo ("floor" is no "fluoride").
+    /// Words that stem or misspell like a phrase's or a service's word and mean something
+    /// else ("почему", why, beside "почём", how much; "floor" beside "fluoride"): they match
+    /// only themselves.
     pub false_friends: HashSet<String>,
     /// Short names, Monday first ("Пн"), for the week overview.
     pub weekdays: Vec<String>,
@@ -141,6 +141,15 @@ const INTENTS: [Intent; 10] = [
 ];
 
 impl LanguagePack {
+    /// A message's (normalised) word as this language matches it.
+    pub fn term(&self, word: &str) -> Term {
+        if self.false_friends.contains(word) {
+            Term::only_itself(word, &self.stemmer)
+        } else {
+            Term::new(word, &self.stemmer)
+        }
+    }
+
     /// Parses and checks one pack; `source` names it in errors (a path or "built-in ru.toml").
     pub fn parse(source: &str, toml_text: &str) -> Result<LanguagePack, RouterError> {
         let file: PackFile = toml::from_str(toml_text).map_err(|e| RouterError::Syntax {

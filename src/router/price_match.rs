@@ -50,14 +50,7 @@ struct Score {
 }
 
 /// Matches content words (stemmed by the pack of `language`) against the price list.
-/// `no_typos[i]`: content word `i` is a false friend of the language (see `LanguagePack`),
-/// matched through its stem only, never as a typo ("floor" is no "fluoride").
-pub fn match_services(
-    index: &PriceIndex,
-    language: &str,
-    content: &[&Term],
-    no_typos: &[bool],
-) -> PriceOutcome {
+pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> PriceOutcome {
     let Some(terms) = index.language(language) else {
         return PriceOutcome::default();
     };
@@ -68,9 +61,6 @@ pub fn match_services(
     for (position, word) in content.iter().take(MAX_MESSAGE_WORDS).enumerate() {
         found.clear();
         terms.vocabulary.lookup(word, &mut found);
-        if no_typos.get(position).copied().unwrap_or(false) {
-            found.retain(|&(_, closeness)| closeness == Closeness::Exact);
-        }
         if found.is_empty() {
             unknown += 1;
         }

@@ -99,8 +99,8 @@ pub fn understand(
     let (pack_index, language_source) =
         detect_language(packs, text, &words, session_language, default_language);
     let pack = &packs[pack_index];
-    let terms: Vec<Term> = words.iter().map(|w| Term::new(w, &pack.stemmer)).collect();
-    let mut hits = find_intents(pack, &words, &terms);
+    let terms: Vec<Term> = words.iter().map(|w| pack.term(w)).collect();
+    let mut hits = find_intents(pack, &terms);
     if asking_price && !hits.has(Intent::Price) {
         hits.intents.push(Intent::Price);
     }
@@ -109,11 +109,7 @@ pub fn understand(
         .filter(|&i| !hits.used[i] && !stopwords.contains(&words[i]) && !is_number(&words[i]))
         .collect();
     let content_terms: Vec<&Term> = content.iter().map(|&i| &terms[i]).collect();
-    let no_typos: Vec<bool> = content
-        .iter()
-        .map(|&i| pack.false_friends.contains(&words[i]))
-        .collect();
-    let outcome = match_services(prices, &pack.code, &content_terms, &no_typos);
+    let outcome = match_services(prices, &pack.code, &content_terms);
     let named = named_services(&outcome, prices);
     let explained = if named.is_some() {
         outcome.explained

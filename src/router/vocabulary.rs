@@ -15,6 +15,9 @@ pub struct Term {
     pub stem: String,
     raw_spelling: Spelling,
     stem_spelling: Spelling,
+    /// A false friend of its language (see `LanguagePack::term`): it matches only a known
+    /// word spelled the same, never one sharing its stem or a typo away.
+    only_itself: Option<Box<str>>,
 }
 
 impl Term {
@@ -30,6 +33,15 @@ impl Term {
             raw_spelling: Spelling::new(word),
             stem_spelling: Spelling::new(&stem),
             stem,
+            only_itself: None,
+        }
+    }
+
+    /// `new` for a word that matches only itself ("почему" shares its stem with "почём").
+    pub fn only_itself(word: &str, stemmer: &Stemmer) -> Term {
+        Term {
+            only_itself: Some(word.into()),
+            ..Term::new(word, stemmer)
         }
     }
 }
@@ -120,6 +132,10 @@ impl Vocabulary {
     /// Appends to `out` every known word `word` matches: the exact (same stem) ones, or, only
     /// when there are none, the ones within typo distance.
     pub fn lookup(&self, word: &Term, out: &mut Vec<(u32, Closeness)>) {
+        if let Some(itself) = &word.only_itself {
+            out.extend(self.id(itself).map(|id| (id, Closeness::Exact)));
+            return;
+        }
         let exact = self.same_stem(&word.stem);
         if !exact.is_empty() {
             out.extend(exact.iter().map(|&id| (id, Closeness::Exact)));
