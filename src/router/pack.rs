@@ -108,8 +108,8 @@ pub struct LanguagePack {
     pub special_chars: Vec<char>,
     pub markers: HashSet<String>,
     pub stopwords: HashSet<String>,
-    /// Stems of the words that negate a handoff phrase just before or inside it ("не срочно",
-    /// "not urgent", "no quiero cita").
+    /// Stems of the words that negate a booking phrase just before or inside it ("не хочу
+    /// записываться", "no quiero cita"), or a service beside them ("не нужна пломба").
     pub negations: HashSet<String>,
     /// Words that stem or misspell like a phrase's or a service's word and mean something
     /// else ("почему", why, beside "почём", how much; "floor" beside "fluoride"): they match

@@ -74,8 +74,22 @@ fn is_combining(c: char) -> bool {
 
 /// The normalised form of `text`: words of lower-case letters and digits, single spaces.
 pub fn normalize(text: &str) -> String {
+    scan(text, &mut |_| {})
+}
+
+/// Punctuation that ends a clause: a negation does not reach across it ("No, a cleaning").
+fn ends_clause(c: char) -> bool {
+    matches!(
+        c,
+        ',' | '.' | ';' | ':' | '!' | '?' | '¿' | '¡' | '(' | ')' | '—' | '–' | '\n'
+    )
+}
+
+/// Normalises `text`, telling `word_start` at the start of each word whether a clause mark
+/// stands between it and the word before.
+fn scan(text: &str, word_start: &mut dyn FnMut(bool)) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
+    let (mut pending_space, mut pending_clause) = (false, false);
     for c in text.chars().flat_map(char::to_lowercase) {
         if is_combining(c) {
             if c == '\u{306}' && out.ends_with('и') {
@@ -86,13 +100,17 @@ pub fn normalize(text: &str) -> String {
         }
         let c = fold(c);
         if c.is_alphanumeric() {
+            if out.is_empty() || pending_space {
+                word_start(pending_clause && !out.is_empty());
+            }
             if pending_space && !out.is_empty() {
                 out.push(' ');
             }
-            pending_space = false;
+            (pending_space, pending_clause) = (false, false);
             out.push(c);
         } else {
             pending_space = true;
+            pending_clause |= ends_clause(c);
         }
     }
     out
@@ -105,6 +123,18 @@ pub fn words(text: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// `words(text)`, and for each word whether a clause mark (comma, full stop, question mark…)
+/// stands before it.
+pub fn words_and_clauses(text: &str) -> (Vec<String>, Vec<bool>) {
+    let mut clause_starts = Vec::new();
+    let normalized = scan(text, &mut |after_mark| clause_starts.push(after_mark));
+    let words: Vec<String> = normalized.split(' ').map(str::to_string).collect();
+    if normalized.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    (words, clause_starts)
 }
 
 /// True for a word made only of digits ("4500"), which says nothing about a service.
@@ -140,6 +170,15 @@ mod tests {
     fn decomposed_input_normalises_like_composed_input() {
         assert_eq!(normalize("cu\u{61}\u{301}nto"), "cuanto");
         assert_eq!(normalize("зубно\u{438}\u{306}"), "зубной");
+    }
+
+    #[test]
+    fn clause_marks_are_told_per_word_and_words_match_words() {
+        let text = "No, a cleaning: how much?! ¿Cuánto\ncuesta";
+        let (found, clauses) = words_and_clauses(text);
+        assert_eq!(found, words(text));
+        assert_eq!(clauses, [false, true, false, true, false, true, true]);
+        assert_eq!(words_and_clauses("  "), (vec![], vec![]));
     }
 
     #[test]

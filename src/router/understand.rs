@@ -11,7 +11,7 @@ use super::intent::{Intent, find_intents};
 use super::pack::LanguagePack;
 use super::price_index::PriceIndex;
 use super::price_match::{PriceOutcome, match_services};
-use super::text::{is_number, words};
+use super::text::{is_number, words_and_clauses};
 use super::vocabulary::Term;
 
 /// Words beyond this are not read: a message that long goes to staff or the LLM anyway.
@@ -94,8 +94,9 @@ pub fn understand(
     prices: &PriceIndex,
     asking_price: bool,
 ) -> Understanding {
-    let mut words = words(text);
+    let (mut words, mut clause_starts) = words_and_clauses(text);
     words.truncate(MAX_WORDS);
+    clause_starts.truncate(MAX_WORDS);
     let (pack_index, language_source) =
         detect_language(packs, text, &words, session_language, default_language);
     let pack = &packs[pack_index];
@@ -105,11 +106,29 @@ pub fn understand(
         hits.intents.push(Intent::Price);
     }
 
-    let content: Vec<usize> = (0..terms.len())
-        .filter(|&i| !hits.used[i] && !stopwords.contains(&words[i]) && !is_number(&words[i]))
+    // Negations are function words, like stopwords: they name nothing, and what they do to
+    // the words after them is worked out below.
+    let mut content: Vec<usize> = (0..terms.len())
+        .filter(|&i| {
+            !hits.used[i]
+                && !stopwords.contains(&words[i])
+                && !is_number(&words[i])
+                && !pack.negations.contains(&terms[i].stem)
+        })
         .collect();
-    let content_terms: Vec<&Term> = content.iter().map(|&i| &terms[i]).collect();
-    let outcome = match_services(prices, &pack.code, &content_terms);
+    let match_at = |positions: &[usize]| {
+        let content_terms: Vec<&Term> = positions.iter().map(|&i| &terms[i]).collect();
+        match_services(prices, &pack.code, &content_terms)
+    };
+    let mut outcome = match_at(&content);
+    // A service the patient says they do not want is not what they ask the price of:
+    // "не нужна пломба, сколько стоит чистка?" asks for the cleaning, "¿cuánto cuesta sin
+    // anestesia?" for something not named yet.
+    let negated = negated_words(pack, stopwords, &words, &terms, &clause_starts);
+    if content.iter().any(|&i| negated[i]) {
+        content.retain(|&i| !negated[i]);
+        outcome = match_at(&content);
+    }
     let named = named_services(&outcome, prices);
     let explained = if named.is_some() {
         outcome.explained
@@ -177,6 +196,41 @@ pub fn understand(
         intents,
         price,
     }
+}
+
+/// Per word: a negation in its clause takes it back. Either one stands before it with only
+/// stopwords between ("не нужна пломба", "sin anestesia", "I don't want whitening"), or one
+/// follows it with only a stopword after ("пломбу не надо"). Any other word stops it: "I have
+/// never had a cleaning" still asks about a cleaning.
+fn negated_words(
+    pack: &LanguagePack,
+    stopwords: &HashSet<String>,
+    words: &[String],
+    terms: &[Term],
+    clause_starts: &[bool],
+) -> Vec<bool> {
+    let is_negation = |p: usize| pack.negations.contains(&terms[p].stem);
+    let is_stopword = |p: usize| stopwords.contains(&words[p]);
+    // Word `p` exists and no clause mark stands before it.
+    let same_clause = |p: usize| p < words.len() && !clause_starts[p];
+    (0..words.len())
+        .map(|p| {
+            if is_negation(p) {
+                return false;
+            }
+            let mut q = p;
+            while q > 0 && same_clause(q) {
+                q -= 1;
+                if is_negation(q) {
+                    return true;
+                }
+                if !is_stopword(q) {
+                    break;
+                }
+            }
+            same_clause(p + 1) && is_negation(p + 1) && (!same_clause(p + 2) || is_stopword(p + 2))
+        })
+        .collect()
 }
 
 /// What the patient asked, when a service named whole has a word right beside one of its
