@@ -15,7 +15,9 @@ const MAX_MESSAGE_WORDS: usize = 64;
 pub struct PriceOutcome {
     /// Service positions in the index, best first; several when they tie.
     pub candidates: Vec<usize>,
-    /// The winners matched a whole name or alias.
+    /// Each winner is named whole, by its best phrase or another of its names and aliases
+    /// ("radiografía" names the X-ray whole, though "radiografía … dientes" fits more words of
+    /// its longer name).
     pub whole_phrase: bool,
     /// Content words the winning phrase used.
     pub explained: usize,
@@ -93,6 +95,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     let mut all_words = vec![0u64; index.services.len()];
     let mut all_distinctive = vec![0u64; index.services.len()];
     let mut all_repeated = vec![0u64; index.services.len()];
+    let mut named_whole = vec![false; index.services.len()];
     for &phrase in &touched {
         let h = hits[phrase as usize];
         let total = index.phrases[phrase as usize].words.len() as u32;
@@ -111,6 +114,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         all_words[service] |= h.message_words;
         all_repeated[service] |= h.repeated_message_words;
         all_distinctive[service] |= h.distinctive_message_words;
+        named_whole[service] |= whole_phrase;
         if best[service].is_none_or(|s| score > s) {
             best[service] = Some(score);
         }
@@ -135,8 +139,8 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         distinctive_at: candidates
             .iter()
             .fold(0, |bits, &s| bits | all_distinctive[s]),
+        whole_phrase: candidates.iter().all(|&s| named_whole[s]),
         candidates,
-        whole_phrase: top.whole_phrase,
         explained: top.explained as usize,
         unknown,
     }

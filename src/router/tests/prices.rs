@@ -190,6 +190,26 @@ fn a_negation_does_not_reach_across_a_clause_mark_and_prices_nothing_it_takes_ba
 }
 
 #[test]
+fn a_service_named_whole_is_found_beside_words_that_fit_its_longer_name_only_in_part() {
+    // "radiografía" is an alias; "radiografía … dientes" fits two words of the Spanish name
+    // "Radiografía dental (un diente)", and "todos" none: still the X-ray, not "not offered".
+    let services = parse_price_csv(
+        "code,name,price,currency,aliases,name_en,name_es\n\
+         XRAY,Прицельный снимок,500,RUB,снимок|radiografía,Dental X-ray,Radiografía dental (un diente)\n\
+         OPTG,Панорамный снимок,1800,RUB,панорама|radiografía panorámica,Panoramic X-ray,Radiografía panorámica\n",
+    );
+    let prices = ROUTER.index_prices(&services);
+    let u = ROUTER.understand(
+        "¿cuánto cuesta una radiografía de todos los dientes?",
+        None,
+        "ru",
+        &prices,
+    );
+    assert_eq!(u.price, PriceMatch::One("XRAY".into()));
+    assert_eq!(u.language, "es");
+}
+
+#[test]
 fn naming_the_kind_of_filling_picks_that_filling() {
     assert_eq!(
         ask("световая пломба").price,
