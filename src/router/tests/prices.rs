@@ -210,6 +210,25 @@ fn a_service_named_whole_is_found_beside_words_that_fit_its_longer_name_only_in_
 }
 
 #[test]
+fn an_x_ray_of_all_teeth_is_the_panoramic_one_in_the_demo_list() {
+    for text in [
+        "сколько стоит снимок всех зубов",
+        "how much is an x-ray of all teeth",
+        "cuánto cuesta una radiografía de todos los dientes",
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::One("DIAG-OPTG".into()),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        ask("сколько стоит снимок зуба").price,
+        PriceMatch::One("DIAG-XRAY".into())
+    );
+}
+
+#[test]
 fn naming_the_kind_of_filling_picks_that_filling() {
     assert_eq!(
         ask("световая пломба").price,
