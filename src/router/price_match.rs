@@ -23,8 +23,10 @@ pub struct PriceOutcome {
     pub explained: usize,
     /// Content words that appear in no name or alias at all.
     pub unknown: usize,
-    /// Which content words (bit = position) the winners' names and aliases use, and which of
-    /// those are words few services share ("брекеты", not "зуб").
+    /// Which content words (bit = position) appear in the winners' names and aliases ("лечение"
+    /// in "лечение пародонтита" is a word of "Лечение дёсен", though the alias "пародонтит"
+    /// named the service), and which words of the names that matched whole are words few
+    /// services share ("брекеты", not "зуб").
     pub explained_at: u64,
     pub distinctive_at: u64,
 }
@@ -94,26 +96,29 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     let mut best: Vec<Option<Score>> = vec![None; index.services.len()];
     let mut all_words = vec![0u64; index.services.len()];
     let mut all_distinctive = vec![0u64; index.services.len()];
-    let mut all_repeated = vec![0u64; index.services.len()];
+    // Message words in any of a service's names or aliases, whether or not that one matched.
+    let mut in_names = vec![0u64; index.services.len()];
     let mut named_whole = vec![false; index.services.len()];
     for &phrase in &touched {
         let h = hits[phrase as usize];
         let total = index.phrases[phrase as usize].words.len() as u32;
         let matched = h.words.count_ones();
         let whole_phrase = matched == total;
+        let service = index.phrases[phrase as usize].service;
+        in_names[service] |= h.message_words | h.repeated_message_words;
+        if whole_phrase {
+            all_distinctive[service] |= h.distinctive_message_words;
+        }
         if !(whole_phrase || (h.distinctive && matched * 2 >= total)) {
             continue;
         }
+        all_words[service] |= h.message_words;
         let score = Score {
             explained: h.message_words.count_ones(),
             whole_phrase,
             explained_by_all: 0,
             quality: h.quality,
         };
-        let service = index.phrases[phrase as usize].service;
-        all_words[service] |= h.message_words;
-        all_repeated[service] |= h.repeated_message_words;
-        all_distinctive[service] |= h.distinctive_message_words;
         named_whole[service] |= whole_phrase;
         if best[service].is_none_or(|s| score > s) {
             best[service] = Some(score);
@@ -133,9 +138,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     };
     let candidates: Vec<usize> = (0..best.len()).filter(|&s| best[s] == Some(top)).collect();
     PriceOutcome {
-        explained_at: candidates
-            .iter()
-            .fold(0, |bits, &s| bits | all_words[s] | all_repeated[s]),
+        explained_at: candidates.iter().fold(0, |bits, &s| bits | in_names[s]),
         distinctive_at: candidates
             .iter()
             .fold(0, |bits, &s| bits | all_distinctive[s]),

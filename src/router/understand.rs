@@ -233,11 +233,13 @@ fn negated_words(
         .collect()
 }
 
-/// What the patient asked, when a service named whole has a word right beside one of its
-/// distinctive words that its names do not explain ("керамические брекеты", "deep cleaning",
-/// "общая анестезия"): a variant the list may not have. `None` when every such word stands
-/// apart ("чистка зубов в субботу") or only beside a word many services share ("болит зуб").
-/// The words given back are that qualifier with the service's words next to it.
+/// What the patient asked, when a service named whole has a word right beside one of the
+/// distinctive words of the name that matched, and none of its names uses that word
+/// ("керамические брекеты", "deep cleaning", "общая анестезия"): a variant the list may not
+/// have. `None` when every such word stands apart ("чистка зубов в субботу"), only beside a
+/// word many services share ("болит зуб"), is a word of another of the service's names
+/// ("лечение пародонтита" beside "Лечение дёсен"), or is a single letter ("how much r
+/// braces"). The words given back are that qualifier with the service's words next to it.
 fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Option<String> {
     let at = |bits: u64| -> Vec<usize> {
         content
@@ -250,7 +252,9 @@ fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Opt
     let (explained, anchors) = (at(outcome.explained_at), at(outcome.distinctive_at));
     let mut asked: Vec<usize> = at(!outcome.explained_at)
         .into_iter()
-        .filter(|&raw| anchors.iter().any(|&a| a.abs_diff(raw) == 1))
+        .filter(|&raw| {
+            words[raw].chars().count() > 1 && anchors.iter().any(|&a| a.abs_diff(raw) == 1)
+        })
         .collect();
     if asked.is_empty() {
         return None;

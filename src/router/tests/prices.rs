@@ -504,6 +504,17 @@ fn a_variant_the_list_does_not_name_is_said_so_with_the_closest_service() {
 }
 
 #[test]
+fn a_word_of_another_of_the_services_names_or_a_single_letter_makes_no_variant_of_it() {
+    for (text, id) in [
+        ("сколько стоит лечение пародонтита", "PERIO-CURETTAGE"),
+        ("cost of a dental checkup", "DIAG-CONS"),
+        ("how much r braces for one jaw", "ORTHO-BRACES"),
+    ] {
+        assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
+    }
+}
+
+#[test]
 fn the_llms_price_lookup_of_a_bare_name_finds_it_or_says_what_is_missing() {
     let lookup = |text: &str| {
         ROUTER
