@@ -221,6 +221,7 @@ fn pain_and_infection_in_everyday_words_are_urgent() {
         "очень больно, зуб раскололся",
         "из десны идёт гной",
         "щеку раздуло",
+        "десна распухла и дергает",
         "болит зуб, не могу спать",
         "I have a toothache",
         "my tooth hurts so much",
@@ -336,6 +337,7 @@ fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
         "Во сколько у меня прием завтра?",
         "I have an appointment tomorrow, what's your address?",
         "can i bring my kid to my appointment",
+        "please cancel my booking for friday",
     ] {
         let reply = answer(text);
         assert_ne!(reply.route, Route::Booking, "{text}: {reply:?}");

@@ -210,6 +210,24 @@ fn a_service_named_whole_is_found_beside_words_that_fit_its_longer_name_only_in_
 }
 
 #[test]
+fn slang_for_how_much_and_everyday_names_in_the_demo_list_find_the_service() {
+    for (text, id) in [
+        ("скок стоит почистить зубы", "HYG-CLEAN"),
+        ("а нерв удалить скока", "THER-ENDO"),
+        ("how much to get my wisdom teeth out", "SURG-WISDOM"),
+        ("how much for a panoramic xray", "DIAG-OPTG"),
+    ] {
+        assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
+        assert_eq!(ask(text).intents, vec![Intent::Price], "{text}");
+    }
+    // "ставить" is one of the words a negation reaches across, like "поставить".
+    assert_eq!(
+        ask("не ставить коронку а сделать вкладку - сколько выйдет").price,
+        PriceMatch::One("PROS-INLAY".into())
+    );
+}
+
+#[test]
 fn an_x_ray_of_all_teeth_is_the_panoramic_one_in_the_demo_list() {
     for text in [
         "сколько стоит снимок всех зубов",
