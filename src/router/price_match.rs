@@ -2,7 +2,7 @@
 //! words are in the message, or at least half of them including one that is not common to
 //! many services ("удаление" counts, "зуб" alone does not). The best phrase decides: more
 //! message words used, then a whole phrase, then words used by all of a service's phrases,
-//! then exact over typo. Equal best → ambiguous.
+//! then words few services share among them, then exact over typo. Equal best → ambiguous.
 
 use super::price_index::PriceIndex;
 use super::vocabulary::{Closeness, Term};
@@ -29,6 +29,8 @@ pub struct PriceOutcome {
     /// services share ("брекеты", not "зуб").
     pub explained_at: u64,
     pub distinctive_at: u64,
+    /// Content words whose stem many services share ("зубов", "teeth", "dental").
+    pub common_at: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -50,6 +52,9 @@ struct Score {
     explained: u32,
     whole_phrase: bool,
     explained_by_all: u32,
+    /// Of the words used, those few services share: between "отбеливание зубов" and
+    /// "домашнее отбеливание", "домашнее отбеливание зубов" is the home one.
+    distinctive: u32,
     quality: u32,
 }
 
@@ -62,11 +67,15 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     let mut touched: Vec<u32> = Vec::new();
     let mut found = Vec::new();
     let mut unknown = 0;
+    let mut common_at = 0u64;
     for (position, word) in content.iter().take(MAX_MESSAGE_WORDS).enumerate() {
         found.clear();
         terms.vocabulary.lookup(word, &mut found);
         if found.is_empty() {
             unknown += 1;
+        }
+        if found.iter().any(|&(id, _)| terms.common[id as usize]) {
+            common_at |= 1u64 << position;
         }
         for &(word_id, closeness) in &found {
             for &(phrase, slot) in &terms.postings[word_id as usize] {
@@ -117,6 +126,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
             explained: h.message_words.count_ones(),
             whole_phrase,
             explained_by_all: 0,
+            distinctive: h.distinctive_message_words.count_ones(),
             quality: h.quality,
         };
         named_whole[service] |= whole_phrase;
@@ -133,6 +143,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     let Some(top) = best.iter().flatten().max().copied() else {
         return PriceOutcome {
             unknown,
+            common_at,
             ..PriceOutcome::default()
         };
     };
@@ -146,5 +157,6 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         candidates,
         explained: top.explained as usize,
         unknown,
+        common_at,
     }
 }

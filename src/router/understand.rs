@@ -237,7 +237,8 @@ fn negated_words(
 /// distinctive words of the name that matched, and none of its names uses that word
 /// ("керамические брекеты", "deep cleaning", "общая анестезия"): a variant the list may not
 /// have. `None` when every such word stands apart ("чистка зубов в субботу"), only beside a
-/// word many services share ("болит зуб"), is a word of another of the service's names
+/// word many services share ("болит зуб") or is one itself ("домашнее отбеливание зубов"), is
+/// a word of another of the service's names
 /// ("лечение пародонтита" beside "Лечение дёсен"), or is a single letter ("how much r
 /// braces"). The words given back are that qualifier with the service's words next to it.
 fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Option<String> {
@@ -250,7 +251,8 @@ fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Opt
             .collect()
     };
     let (explained, anchors) = (at(outcome.explained_at), at(outcome.distinctive_at));
-    let mut asked: Vec<usize> = at(!outcome.explained_at)
+    // A word many services share ("зубов", "teeth") narrows nothing down.
+    let mut asked: Vec<usize> = at(!outcome.explained_at & !outcome.common_at)
         .into_iter()
         .filter(|&raw| {
             words[raw].chars().count() > 1 && anchors.iter().any(|&a| a.abs_diff(raw) == 1)

@@ -228,6 +228,24 @@ fn slang_for_how_much_and_everyday_names_in_the_demo_list_find_the_service() {
 }
 
 #[test]
+fn of_two_names_matched_whole_the_one_with_the_rarer_words_wins() {
+    // "отбеливание зубов" (Zoom) and "домашнее отбеливание" (home) both stand whole; "зубов"
+    // is a word many services share, "домашнее" is not. Nor is "зубов" a variant of home
+    // whitening the list lacks.
+    for text in [
+        "сколько стоит домашнее отбеливание зубов",
+        "how much is home teeth whitening",
+        "cuanto cuesta un blanqueamiento dental en casa",
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::One("HYG-WHITE-HOME".into()),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn an_x_ray_of_all_teeth_is_the_panoramic_one_in_the_demo_list() {
     for text in [
         "сколько стоит снимок всех зубов",
