@@ -7,4 +7,6 @@ mod language;
 mod packs;
 mod price_list;
 mod prices;
+mod refusals;
 mod support;
+mod variants;

@@ -5,10 +5,6 @@ use super::support::*;
 use crate::domain::service::Service;
 use crate::router::{Intent, PriceMatch, Route, Router};
 
-fn both_fillings() -> PriceMatch {
-    PriceMatch::Ambiguous(vec!["THER-FILL-LC".into(), "THER-FILL-CEM".into()])
-}
-
 fn assert_lists_both_fillings(text: &str, light: &str, cement: &str) {
     let reply = answer(text);
     assert_eq!(ask(text).price, both_fillings(), "{text}");
@@ -118,75 +114,6 @@ fn with_only_one_filling_on_the_list_the_filling_question_is_answered_directly()
     let prices = ROUTER.index_prices(&services);
     let u = ROUTER.understand("Сколько стоит пломба?", None, "ru", &prices);
     assert_eq!(u.price, PriceMatch::One("THER-FILL-LC".into()));
-}
-
-#[test]
-fn a_service_the_patient_says_they_do_not_want_is_not_priced_beside_the_one_they_ask() {
-    let cleaning = || PriceMatch::One("HYG-CLEAN".into());
-    for text in [
-        "не нужна пломба, сколько стоит чистка?",
-        "пломбу не надо, а чистка сколько?",
-        "мне не отбеливание, а чистку, сколько стоит?",
-        "чистка не отбеливание сколько стоит",
-        "how much is a cleaning, not whitening",
-        "I don't want whitening, how much is cleaning",
-        "no quiero blanqueamiento, cuánto cuesta la limpieza",
-        "cuánto cuesta una limpieza sin blanqueamiento",
-        "отбеливание не нужно, сколько стоит чистка?",
-    ] {
-        assert_eq!(ask(text).price, cleaning(), "{text}");
-        assert_eq!(ask(text).intents, vec![Intent::Price], "{text}");
-    }
-    for text in [
-        "без анестезии сколько стоит пломба?",
-        "how much is a filling without anaesthesia",
-        "сколько стоит пломба? коронку не надо",
-    ] {
-        assert_eq!(ask(text).price, both_fillings(), "{text}");
-    }
-    assert_eq!(
-        ask("я не хочу пломбу, хочу вкладку, сколько стоит?").price,
-        PriceMatch::One("PROS-INLAY".into())
-    );
-    assert_eq!(
-        ask("How much is the consultation? I don't need an x-ray").price,
-        PriceMatch::One("DIAG-CONS".into())
-    );
-    assert!(plain(&answer("сколько стоит пломба без анестезии").text).contains("Пломба цементная"));
-    assert!(!plain(&answer("сколько стоит пломба без анестезии").text).contains("Анестезия"));
-}
-
-#[test]
-fn a_negation_does_not_reach_across_a_clause_mark_and_prices_nothing_it_takes_back() {
-    // "No, a cleaning": the patient answers no and then names what they want.
-    assert_eq!(
-        ask("No, a cleaning. How much is whitening?").price,
-        PriceMatch::Ambiguous(vec!["HYG-CLEAN".into(), "HYG-WHITE".into()])
-    );
-    // A negation reaches the service only across stopwords: having never had one is no
-    // refusal.
-    for text in [
-        "I have never had a cleaning, how much is it?",
-        "никогда не делал чистку, сколько стоит?",
-    ] {
-        assert_eq!(
-            ask(text).price,
-            PriceMatch::One("HYG-CLEAN".into()),
-            "{text}"
-        );
-    }
-    // A price question naming only what the patient does not want asks which service.
-    for text in [
-        "сколько стоит без анестезии?",
-        "¿Cuánto cuesta sin anestesia?",
-    ] {
-        assert_eq!(ask(text).price, PriceMatch::None, "{text}");
-        assert_eq!(ask(text).intents, vec![Intent::Price], "{text}");
-    }
-    assert!(
-        plain(&answer("сколько стоит без анестезии?").text)
-            .starts_with("Подскажите, пожалуйста, какая услуга вас интересует?")
-    );
 }
 
 #[test]
@@ -495,59 +422,6 @@ fn the_router_and_price_index_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Router>();
     shareable::<crate::router::PriceIndex>();
-}
-
-#[test]
-fn a_variant_the_list_does_not_name_is_said_so_with_the_closest_service() {
-    for (text, id, asked, shown) in [
-        (
-            "сколько стоят керамические брекеты",
-            "ORTHO-BRACES",
-            "керамические брекеты",
-            "«керамические брекеты» в нашем прайсе нет. Ближе всего: Брекет-система металлическая (одна челюсть) — 45 000 ₽.",
-        ),
-        (
-            "сколько стоит общая анестезия",
-            "THER-ANES",
-            "общая анестезия",
-            "850,50 ₽",
-        ),
-        (
-            "how much is a deep cleaning",
-            "HYG-CLEAN",
-            "deep cleaning",
-            "We don't list \"deep cleaning\". The closest we have: Professional teeth cleaning: 5,500 ₽.",
-        ),
-    ] {
-        assert_eq!(
-            ask(text).price,
-            PriceMatch::Nearest(id.into(), asked.into()),
-            "{text}"
-        );
-        let reply = plain(&answer(text).text);
-        assert!(reply.contains(shown), "{text}: {reply}");
-    }
-    // A word that stands apart from the service, or beside a word many services share, is
-    // no variant of it.
-    assert_eq!(
-        ask("сколько стоит чистка зубов в субботу").price,
-        PriceMatch::One("HYG-CLEAN".into())
-    );
-    assert_eq!(
-        ask("У ребенка болит зуб, сколько стоит лечение молочного зуба?").price,
-        PriceMatch::One("KIDS-MILK".into())
-    );
-}
-
-#[test]
-fn a_word_of_another_of_the_services_names_or_a_single_letter_makes_no_variant_of_it() {
-    for (text, id) in [
-        ("сколько стоит лечение пародонтита", "PERIO-CURETTAGE"),
-        ("cost of a dental checkup", "DIAG-CONS"),
-        ("how much r braces for one jaw", "ORTHO-BRACES"),
-    ] {
-        assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
-    }
 }
 
 #[test]

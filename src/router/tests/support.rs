@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 
 use crate::domain::clinic::{ClinicFacts, WeeklyHours};
 use crate::domain::service::Service;
-use crate::router::{PriceIndex, Reply, Router, Understanding};
+use crate::router::{PriceIndex, PriceMatch, Reply, Router, Understanding};
 
 /// The demo price list through the importer's own parser; ids are the codes.
 pub fn parse_price_csv(csv: &str) -> Vec<Service> {
@@ -81,4 +81,9 @@ pub fn answer(text: &str) -> Reply {
 /// Reply text with no-break spaces shown as plain ones, for readable assertions.
 pub fn plain(text: &str) -> String {
     text.replace('\u{a0}', " ")
+}
+
+/// The demo list's two fillings, as an ambiguous match lists them.
+pub fn both_fillings() -> PriceMatch {
+    PriceMatch::Ambiguous(vec!["THER-FILL-LC".into(), "THER-FILL-CEM".into()])
 }

@@ -1,0 +1,58 @@
+//! A variant the price list does not name ("керамические брекеты") is said so, with the closest
+//! service; words that only say who it is for or repeat the service's own names are no variant.
+
+use super::support::*;
+use crate::router::PriceMatch;
+
+#[test]
+fn a_variant_the_list_does_not_name_is_said_so_with_the_closest_service() {
+    for (text, id, asked, shown) in [
+        (
+            "сколько стоят керамические брекеты",
+            "ORTHO-BRACES",
+            "керамические брекеты",
+            "«керамические брекеты» в нашем прайсе нет. Ближе всего: Брекет-система металлическая (одна челюсть) — 45 000 ₽.",
+        ),
+        (
+            "сколько стоит общая анестезия",
+            "THER-ANES",
+            "общая анестезия",
+            "850,50 ₽",
+        ),
+        (
+            "how much is a deep cleaning",
+            "HYG-CLEAN",
+            "deep cleaning",
+            "We don't list \"deep cleaning\". The closest we have: Professional teeth cleaning: 5,500 ₽.",
+        ),
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::Nearest(id.into(), asked.into()),
+            "{text}"
+        );
+        let reply = plain(&answer(text).text);
+        assert!(reply.contains(shown), "{text}: {reply}");
+    }
+    // A word that stands apart from the service, or beside a word many services share, is
+    // no variant of it.
+    assert_eq!(
+        ask("сколько стоит чистка зубов в субботу").price,
+        PriceMatch::One("HYG-CLEAN".into())
+    );
+    assert_eq!(
+        ask("У ребенка болит зуб, сколько стоит лечение молочного зуба?").price,
+        PriceMatch::One("KIDS-MILK".into())
+    );
+}
+
+#[test]
+fn a_word_of_another_of_the_services_names_or_a_single_letter_makes_no_variant_of_it() {
+    for (text, id) in [
+        ("сколько стоит лечение пародонтита", "PERIO-CURETTAGE"),
+        ("cost of a dental checkup", "DIAG-CONS"),
+        ("how much r braces for one jaw", "ORTHO-BRACES"),
+    ] {
+        assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
+    }
+}
