@@ -117,6 +117,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         in_names[service] |= h.message_words | h.repeated_message_words;
         if whole_phrase {
             all_distinctive[service] |= h.distinctive_message_words;
+            named_whole[service] = true;
         }
         if !(whole_phrase || (h.distinctive && matched * 2 >= total)) {
             continue;
@@ -129,7 +130,6 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
             distinctive: h.distinctive_message_words.count_ones(),
             quality: h.quality,
         };
-        named_whole[service] |= whole_phrase;
         if best[service].is_none_or(|s| score > s) {
             best[service] = Some(score);
         }
