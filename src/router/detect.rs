@@ -59,7 +59,13 @@ pub fn detect_language(
 
     let lowered = text.to_lowercase();
     let score = |pack: &LanguagePack| {
-        let markers = words.iter().filter(|w| pack.markers.contains(*w)).count();
+        let markers = words
+            .iter()
+            .filter(|w| {
+                pack.markers.contains(*w)
+                    || drawn_out(w).is_some_and(|short| pack.markers.contains(short))
+            })
+            .count();
         let phrase_words = words
             .iter()
             .filter(|w| pack.phrase_vocabulary.contains(w))
@@ -106,4 +112,26 @@ pub fn detect_language(
         LanguageSource::Text
     };
     (chosen, source)
+}
+
+/// A word typed with its last letter held down ("holaaa", "hiii", "приветт"), without the
+/// repeats; `None` when the word does not end in a repeated letter.
+fn drawn_out(word: &str) -> Option<&str> {
+    let last = word.chars().next_back()?;
+    let trimmed = word.trim_end_matches(last);
+    let kept = word.len() - trimmed.len();
+    (kept > last.len_utf8()).then(|| &word[..trimmed.len() + last.len_utf8()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drawn_out;
+
+    #[test]
+    fn a_held_down_last_letter_is_read_once() {
+        assert_eq!(drawn_out("holaaa"), Some("hola"));
+        assert_eq!(drawn_out("приветт"), Some("привет"));
+        assert_eq!(drawn_out("hola"), None);
+        assert_eq!(drawn_out(""), None);
+    }
 }

@@ -20,6 +20,9 @@ fn russian_english_and_spanish_messages_are_recognised_from_their_text() {
         ("emergencia", "es"),
         ("aceptan seguro?", "es"),
         ("aceptan tarjeta?", "es"),
+        ("holaa", "es"),
+        ("holaaa doctora", "es"),
+        ("hiii", "en"),
     ] {
         assert_eq!(
             language_of(text, None, "ru"),
