@@ -130,11 +130,13 @@ pub fn words(text: &str) -> Vec<String> {
 pub fn words_and_clauses(text: &str) -> (Vec<String>, Vec<bool>) {
     let mut clause_starts = Vec::new();
     let normalized = scan(text, &mut |after_mark| clause_starts.push(after_mark));
-    let words: Vec<String> = normalized.split(' ').map(str::to_string).collect();
     if normalized.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    (words, clause_starts)
+    (
+        normalized.split(' ').map(str::to_string).collect(),
+        clause_starts,
+    )
 }
 
 /// True for a word made only of digits ("4500"), which says nothing about a service.
