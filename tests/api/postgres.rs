@@ -82,12 +82,21 @@ fn unprivileged_user() -> Option<(u32, u32)> {
     )
 }
 
+/// A free port below the kernel's ephemeral range (`ip_local_port_range`, 32768–60999 by
+/// default). A server that is stopped and started again must get its port back, and a port
+/// from the ephemeral range may meanwhile be handed to another test's listener or used as an
+/// outgoing connection's source port: CI once saw the restart fail that way.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, last) = (10_000u16, low.max(10_001) - 1);
+    let start = first + (uuid::Uuid::new_v4().as_u128() % u128::from(last - first)) as u16;
+    (start..=last)
+        .chain(first..start)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("no free port below the ephemeral range")
 }
 
 impl PgServer {
@@ -170,11 +179,15 @@ impl PgServer {
             .args(["-o", &format!("-p {} {}", self.port, self.options), "start"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !out.status.success() {
+            let log = std::fs::read_to_string(self.data.parent().unwrap().join("log"));
+            panic!(
+                "pg_ctl start on port {}: {}\nserver log:\n{}",
+                self.port,
+                String::from_utf8_lossy(&out.stderr),
+                log.unwrap_or_default()
+            );
+        }
     }
 
     /// Stops the server (fast shutdown: open connections are cut).
