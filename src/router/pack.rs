@@ -79,6 +79,8 @@ struct PackFile {
     negations: Vec<String>,
     #[serde(default)]
     false_friends: Vec<String>,
+    #[serde(default)]
+    circumstances: Vec<String>,
     weekdays: Vec<String>,
     weekdays_on: Vec<String>,
     #[serde(default = "default_time_format")]
@@ -115,6 +117,10 @@ pub struct LanguagePack {
     /// else ("почему", why, beside "почём", how much; "floor" beside "fluoride"): they match
     /// only themselves.
     pub false_friends: HashSet<String>,
+    /// Stems of words that say who a treatment is for or where in the mouth ("детям",
+    /// "снизу", "front", "para mi hijo"): beside a service they still ask its price, never
+    /// for a variant the price list lacks.
+    pub circumstances: HashSet<String>,
     /// Short names, Monday first ("Пн"), for the week overview.
     pub weekdays: Vec<String>,
     /// "on Monday" forms, Monday first ("в понедельник"), for "we open on Monday at 9:00".
@@ -207,12 +213,13 @@ impl LanguagePack {
         let stemmer = Stemmer::create(algorithm);
         let (phrases, phrase_vocabulary) = compile_phrases(&file.intents, &stemmer);
         let word_set = |list: &[String]| list.iter().flat_map(|w| words(w)).collect();
-        let negations = file
-            .negations
-            .iter()
-            .flat_map(|w| words(w))
-            .map(|w| stemmer.stem(&w).into_owned())
-            .collect();
+        let stems = |list: &[String]| {
+            list.iter()
+                .flat_map(|w| words(w))
+                .map(|w| stemmer.stem(&w).into_owned())
+                .collect()
+        };
+        let (negations, circumstances) = (stems(&file.negations), stems(&file.circumstances));
         Ok(LanguagePack {
             code: file.code,
             name: file.name,
@@ -223,6 +230,7 @@ impl LanguagePack {
             stopwords: word_set(&file.stopwords),
             negations,
             false_friends: word_set(&file.false_friends),
+            circumstances,
             weekdays: file.weekdays,
             weekdays_on: file.weekdays_on,
             time_format: file.time_format,

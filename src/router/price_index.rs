@@ -12,6 +12,12 @@ use crate::domain::service::Service;
 
 /// A stem found in this many services or more cannot on its own point at a service.
 const COMMON_STEM_SERVICES: usize = 3;
+/// A stem found in this many services or more, and in at least one in `GENERIC_SHARE` of
+/// them, says nothing about which kind of a service is meant ("зуб", "teeth", "treatment"):
+/// beside a service it asks no variant. "ceramic" in three of the demo's 32 services still
+/// does ("ceramic braces" where the list has metal ones).
+const GENERIC_STEM_SERVICES: usize = 5;
+const GENERIC_SHARE: usize = 8;
 /// Phrases longer than this are cut: their words are tracked in a 64-bit mask.
 const MAX_PHRASE_WORDS: usize = 64;
 
@@ -40,6 +46,8 @@ pub struct LanguageTerms {
     pub vocabulary: Vocabulary,
     /// Per word id: its stem is shared by many services.
     pub common: Vec<bool>,
+    /// Per word id: its stem is shared by so many services that it names no kind of one.
+    pub generic: Vec<bool>,
     /// Per word id: (phrase id, position of the word in that phrase).
     pub postings: Vec<Vec<(u32, u8)>>,
 }
@@ -167,16 +175,25 @@ fn language_terms(
                 .insert(phrase.service);
         }
     }
-    let common = (0..all_words.len())
+    let services = phrases.iter().map(|p| p.service + 1).max().unwrap_or(0);
+    let sharing = |id: usize| {
+        let stem = vocabulary.term(id as u32).stem.as_str();
+        services_by_stem.get(stem).map_or(0, HashSet::len)
+    };
+    let generic_from = GENERIC_STEM_SERVICES.max(services.div_ceil(GENERIC_SHARE));
+    let (common, generic) = (0..all_words.len())
         .map(|id| {
-            let stem = vocabulary.term(id as u32).stem.as_str();
-            services_by_stem.get(stem).map_or(0, HashSet::len) >= COMMON_STEM_SERVICES
+            (
+                sharing(id) >= COMMON_STEM_SERVICES,
+                sharing(id) >= generic_from,
+            )
         })
-        .collect();
+        .unzip();
     LanguageTerms {
         code: pack.code.clone(),
         vocabulary,
         common,
+        generic,
         postings,
     }
 }

@@ -29,8 +29,9 @@ pub struct PriceOutcome {
     /// services share ("брекеты", not "зуб").
     pub explained_at: u64,
     pub distinctive_at: u64,
-    /// Content words whose stem many services share ("зубов", "teeth", "dental").
-    pub common_at: u64,
+    /// Content words whose stem so many services share that it names no kind of one
+    /// ("зубов", "teeth", "treatment").
+    pub generic_at: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -67,15 +68,15 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     let mut touched: Vec<u32> = Vec::new();
     let mut found = Vec::new();
     let mut unknown = 0;
-    let mut common_at = 0u64;
+    let mut generic_at = 0u64;
     for (position, word) in content.iter().take(MAX_MESSAGE_WORDS).enumerate() {
         found.clear();
         terms.vocabulary.lookup(word, &mut found);
         if found.is_empty() {
             unknown += 1;
         }
-        if found.iter().any(|&(id, _)| terms.common[id as usize]) {
-            common_at |= 1u64 << position;
+        if found.iter().any(|&(id, _)| terms.generic[id as usize]) {
+            generic_at |= 1u64 << position;
         }
         for &(word_id, closeness) in &found {
             for &(phrase, slot) in &terms.postings[word_id as usize] {
@@ -143,7 +144,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     let Some(top) = best.iter().flatten().max().copied() else {
         return PriceOutcome {
             unknown,
-            common_at,
+            generic_at,
             ..PriceOutcome::default()
         };
     };
@@ -157,6 +158,6 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         candidates,
         explained: top.explained as usize,
         unknown,
-        common_at,
+        generic_at,
     }
 }

@@ -152,7 +152,11 @@ pub fn understand(
     let asks_price = hits.has(Intent::Price);
     let mut price = match named {
         Some(PriceMatch::One(id)) if asks_price && outcome.whole_phrase && stray > 0 => {
-            match qualified(&outcome, &content, &words) {
+            let circumstance: Vec<bool> = terms
+                .iter()
+                .map(|t| pack.circumstances.contains(&t.stem))
+                .collect();
+            match qualified(&outcome, &content, &words, &circumstance) {
                 Some(asked) => PriceMatch::Nearest(id, asked),
                 None => PriceMatch::One(id),
             }
@@ -238,10 +242,16 @@ fn negated_words(
 /// ("керамические брекеты", "deep cleaning", "общая анестезия"): a variant the list may not
 /// have. `None` when every such word stands apart ("чистка зубов в субботу"), only beside a
 /// word many services share ("болит зуб") or is one itself ("домашнее отбеливание зубов"), is
-/// a word of another of the service's names
-/// ("лечение пародонтита" beside "Лечение дёсен"), or is a single letter ("how much r
-/// braces"). The words given back are that qualifier with the service's words next to it.
-fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Option<String> {
+/// a word of another of the service's names ("лечение пародонтита" beside "Лечение дёсен"),
+/// says who it is for or where in the mouth (`circumstance`: "фторирование детям",
+/// "реставрация переднего зуба"), or is a single letter ("how much r braces"). The words
+/// given back are that qualifier with the service's words next to it.
+fn qualified(
+    outcome: &PriceOutcome,
+    content: &[usize],
+    words: &[String],
+    circumstance: &[bool],
+) -> Option<String> {
     let at = |bits: u64| -> Vec<usize> {
         content
             .iter()
@@ -252,10 +262,12 @@ fn qualified(outcome: &PriceOutcome, content: &[usize], words: &[String]) -> Opt
     };
     let (explained, anchors) = (at(outcome.explained_at), at(outcome.distinctive_at));
     // A word many services share ("зубов", "teeth") narrows nothing down.
-    let mut asked: Vec<usize> = at(!outcome.explained_at & !outcome.common_at)
+    let mut asked: Vec<usize> = at(!outcome.explained_at & !outcome.generic_at)
         .into_iter()
         .filter(|&raw| {
-            words[raw].chars().count() > 1 && anchors.iter().any(|&a| a.abs_diff(raw) == 1)
+            words[raw].chars().count() > 1
+                && !circumstance[raw]
+                && anchors.iter().any(|&a| a.abs_diff(raw) == 1)
         })
         .collect();
     if asked.is_empty() {

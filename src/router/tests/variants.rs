@@ -1,5 +1,6 @@
 //! A variant the price list does not name ("керамические брекеты") is said so, with the closest
-//! service; words that only say who it is for or repeat the service's own names are no variant.
+//! service; words that only say who it is for or where in the mouth, or repeat the service's
+//! own names, are no variant.
 
 use super::support::*;
 use crate::router::PriceMatch;
@@ -55,4 +56,50 @@ fn a_word_of_another_of_the_services_names_or_a_single_letter_makes_no_variant_o
     ] {
         assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
     }
+}
+
+#[test]
+fn who_it_is_for_or_where_in_the_mouth_makes_no_variant() {
+    for (text, id) in [
+        ("сколько стоит фторирование детям", "KIDS-FLUOR"),
+        ("сколько стоит герметизация фиссур ребенку", "KIDS-SEAL"),
+        ("реставрация переднего зуба сколько", "THER-RESTO"),
+        ("how much is fluoride for my son", "KIDS-FLUOR"),
+        ("¿cuánto cuesta el flúor para mi hijo?", "KIDS-FLUOR"),
+        (
+            "мне не нужна консультация, сразу удалить зуб сколько",
+            "SURG-EXTR",
+        ),
+        ("консультация перед удалением сколько стоит", "DIAG-CONS"),
+    ] {
+        assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
+    }
+    assert_eq!(
+        ask("сколько стоят керамические брекеты ребенку").price,
+        PriceMatch::Nearest("ORTHO-BRACES".into(), "керамические брекеты".into()),
+        "a word naming a kind of the service still does beside one of these"
+    );
+}
+
+#[test]
+fn a_word_a_few_other_services_share_still_names_a_kind() {
+    // "ceramic" is a word of the veneer, the inlay and the metal-ceramic crown; "teeth" of
+    // too many services to name a kind of any.
+    for (text, asked) in [
+        ("how much are ceramic braces", "ceramic braces"),
+        (
+            "¿cuánto cuestan los brackets cerámicos?",
+            "brackets ceramicos",
+        ),
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::Nearest("ORTHO-BRACES".into(), asked.into()),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        ask("сколько стоит домашнее отбеливание зубов").price,
+        PriceMatch::One("HYG-WHITE-HOME".into())
+    );
 }
