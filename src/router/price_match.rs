@@ -2,7 +2,8 @@
 //! words are in the message, or at least half of them including one that is not common to
 //! many services ("удаление" counts, "зуб" alone does not). The best phrase decides: more
 //! message words used, then a whole phrase, then words used by all of a service's phrases,
-//! then words few services share among them, then exact over typo. Equal best → ambiguous.
+//! then words few services share among them, then exact over typo. Equal best → ambiguous; so
+//! is a best name matched only in part beside another service's whole name.
 
 use super::price_index::PriceIndex;
 use super::vocabulary::{Closeness, Term};
@@ -109,6 +110,9 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
     // Message words in any of a service's names or aliases, whether or not that one matched.
     let mut in_names = vec![0u64; index.services.len()];
     let mut named_whole = vec![false; index.services.len()];
+    // The best whole name of each service, and the message words its whole names use.
+    let mut best_whole: Vec<Option<Score>> = vec![None; index.services.len()];
+    let mut whole_words = vec![0u64; index.services.len()];
     for &phrase in &touched {
         let h = hits[phrase as usize];
         let total = index.phrases[phrase as usize].words.len() as u32;
@@ -119,6 +123,7 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         if whole_phrase {
             all_distinctive[service] |= h.distinctive_message_words;
             named_whole[service] = true;
+            whole_words[service] |= h.message_words;
         }
         if !(whole_phrase || (h.distinctive && matched * 2 >= total)) {
             continue;
@@ -134,10 +139,15 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
         if best[service].is_none_or(|s| score > s) {
             best[service] = Some(score);
         }
+        if whole_phrase && best_whole[service].is_none_or(|s| score > s) {
+            best_whole[service] = Some(score);
+        }
     }
-    for (score, words) in best.iter_mut().zip(&all_words) {
-        if let Some(score) = score {
-            score.explained_by_all = words.count_ones();
+    for scores in [&mut best, &mut best_whole] {
+        for (score, words) in scores.iter_mut().zip(&all_words) {
+            if let Some(score) = score {
+                score.explained_by_all = words.count_ones();
+            }
         }
     }
 
@@ -148,7 +158,21 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
             ..PriceOutcome::default()
         };
     };
-    let candidates: Vec<usize> = (0..best.len()).filter(|&s| best[s] == Some(top)).collect();
+    let mut candidates: Vec<usize> = (0..best.len()).filter(|&s| best[s] == Some(top)).collect();
+    // A name matched only in part, beside another service's whole name made of other words,
+    // is no better evidence than that one: "full mouth cleaning" half fits "full mouth x-ray"
+    // and names the cleaning whole, "рентген всей челюсти" half fits "снимок всей челюсти" and
+    // names the single X-ray whole. The patient is asked which. (A whole name among the words
+    // of the partial match does not count: "имплант штрауман" is the Straumann implant,
+    // though "имплант" names the Osstem one whole.)
+    if !top.whole_phrase {
+        let partial_words = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
+        let rival = |s: usize| whole_words[s] != 0 && whole_words[s] & partial_words == 0;
+        let rivals = (0..best.len()).filter(|&s| rival(s));
+        if let Some(strongest) = rivals.clone().filter_map(|s| best_whole[s]).max() {
+            candidates.extend(rivals.filter(|&s| best_whole[s] == Some(strongest)));
+        }
+    }
     PriceOutcome {
         explained_at: candidates.iter().fold(0, |bits, &s| bits | in_names[s]),
         distinctive_at: candidates

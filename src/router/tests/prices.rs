@@ -236,6 +236,28 @@ fn services_sharing_an_alias_are_listed_rather_than_guessed() {
 }
 
 #[test]
+fn a_name_fitting_only_in_part_beside_another_service_named_whole_is_asked_about() {
+    for (text, ids) in [
+        (
+            "how much is full mouth cleaning",
+            ["DIAG-OPTG", "HYG-CLEAN"],
+        ),
+        (
+            "сколько стоит рентген всей челюсти",
+            ["DIAG-OPTG", "DIAG-XRAY"],
+        ),
+    ] {
+        let ids = ids.iter().map(|&id| id.to_string()).collect();
+        assert_eq!(ask(text).price, PriceMatch::Ambiguous(ids), "{text}");
+    }
+    // Unless the whole name is among the words the partial match used.
+    assert_eq!(
+        ask("имплант штрауман сколько стоит").price,
+        PriceMatch::One("IMPL-STRAUMANN".into())
+    );
+}
+
+#[test]
 fn a_service_the_clinic_does_not_offer_is_said_so_without_any_price() {
     let u = ask("сколько стоит пересадка волос");
     assert_eq!(u.price, PriceMatch::NotOffered("пересадка волос".into()));
