@@ -81,6 +81,8 @@ struct PackFile {
     false_friends: Vec<String>,
     #[serde(default)]
     circumstances: Vec<String>,
+    #[serde(default)]
+    conjunctions: Vec<String>,
     weekdays: Vec<String>,
     weekdays_on: Vec<String>,
     #[serde(default = "default_time_format")]
@@ -121,6 +123,9 @@ pub struct LanguagePack {
     /// "снизу", "front", "para mi hijo"): beside a service they still ask its price, never
     /// for a variant the price list lacks.
     pub circumstances: HashSet<String>,
+    /// Words joining two things named ("и", "or", "o"): a message with one may ask about
+    /// several services ("коронка металлокерамическая или циркониевая").
+    pub conjunctions: HashSet<String>,
     /// Short names, Monday first ("Пн"), for the week overview.
     pub weekdays: Vec<String>,
     /// "on Monday" forms, Monday first ("в понедельник"), for "we open on Monday at 9:00".
@@ -231,6 +236,7 @@ impl LanguagePack {
             negations,
             false_friends: word_set(&file.false_friends),
             circumstances,
+            conjunctions: word_set(&file.conjunctions),
             weekdays: file.weekdays,
             weekdays_on: file.weekdays_on,
             time_format: file.time_format,

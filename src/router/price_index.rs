@@ -58,6 +58,8 @@ pub struct PriceIndex {
     pub(crate) services: Vec<PricedService>,
     pub(crate) phrases: Vec<ServicePhrase>,
     pub(crate) languages: Vec<LanguageTerms>,
+    /// Per service, the services it is a kind of (see `kinds`).
+    pub(crate) kind_of: Vec<Vec<usize>>,
 }
 
 impl PriceIndex {
@@ -101,6 +103,7 @@ impl PriceIndex {
             .collect();
         PriceIndex {
             services: services.iter().map(priced).collect(),
+            kind_of: kinds(&phrases, services.len()),
             phrases,
             languages,
         }
@@ -126,6 +129,46 @@ impl PriceIndex {
             .find(|s| s.id == id)
             .map(|s| (s.name.as_str(), s.price_minor, s.currency.as_str()))
     }
+}
+
+/// Per service, the services it is a kind of: one of its names holds every word of one of
+/// theirs and more ("Удаление зуба мудрости" holds "удаление зуба", "wisdom tooth extraction"
+/// holds "tooth extraction"). Services that hold each other's names so (two implants sharing
+/// the alias "имплант", two fillings sharing "пломба") are kinds of neither.
+fn kinds(phrases: &[ServicePhrase], services: usize) -> Vec<Vec<usize>> {
+    let mut phrases_with: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (at, phrase) in phrases.iter().enumerate() {
+        for &word in &phrase.words {
+            phrases_with.entry(word).or_default().push(at);
+        }
+    }
+    // holds[b]: services one of whose names lies inside one of b's.
+    let mut holds = vec![HashSet::new(); services];
+    for inner in phrases {
+        let Some(first) = inner.words.first() else {
+            continue;
+        };
+        for &at in phrases_with.get(first).into_iter().flatten() {
+            let outer = &phrases[at];
+            if outer.service != inner.service
+                && outer.words.len() > inner.words.len()
+                && inner.words.iter().all(|w| outer.words.contains(w))
+            {
+                holds[outer.service].insert(inner.service);
+            }
+        }
+    }
+    (0..services)
+        .map(|b| {
+            let mut general: Vec<usize> = holds[b]
+                .iter()
+                .copied()
+                .filter(|&a| !holds[a].contains(&b))
+                .collect();
+            general.sort_unstable();
+            general
+        })
+        .collect()
 }
 
 fn priced(service: &Service) -> PricedService {

@@ -60,8 +60,14 @@ struct Score {
     quality: u32,
 }
 
-/// Matches content words (stemmed by the pack of `language`) against the price list.
-pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> PriceOutcome {
+/// Matches content words (stemmed by the pack of `language`) against the price list. `joins`:
+/// the message joins things it names ("и", "or"), so it may ask about several services.
+pub fn match_services(
+    index: &PriceIndex,
+    language: &str,
+    content: &[&Term],
+    joins: bool,
+) -> PriceOutcome {
     let Some(terms) = index.language(language) else {
         return PriceOutcome::default();
     };
@@ -173,8 +179,35 @@ pub fn match_services(index: &PriceIndex, language: &str, content: &[&Term]) -> 
             candidates.extend(rivals.filter(|&s| best_whole[s] == Some(strongest)));
         }
     }
+    // Of services that fit equally, one that is a kind of another and is named by a word the
+    // other's names lack is the one meant: "удалить зуб мудрости" fits "удалить зуб" (a simple
+    // extraction) as well as "зуб мудрости", and a wisdom tooth extraction is a kind of
+    // extraction. The general service's words still count as explained ("pull" in "pull a
+    // wisdom tooth" is no variant of the wisdom tooth). A message joining what it names asks
+    // about each: "коронка металлокерамическая или циркониевая".
+    let mut general = Vec::new();
+    if candidates.len() > 1 && !joins {
+        let is_general = |a: usize| {
+            candidates
+                .iter()
+                .any(|&b| index.kind_of[b].contains(&a) && in_names[b] & !in_names[a] != 0)
+        };
+        general = candidates
+            .iter()
+            .copied()
+            .filter(|&a| is_general(a))
+            .collect();
+        if general.len() < candidates.len() {
+            candidates.retain(|a| !general.contains(a));
+        } else {
+            general.clear();
+        }
+    }
     PriceOutcome {
-        explained_at: candidates.iter().fold(0, |bits, &s| bits | in_names[s]),
+        explained_at: candidates
+            .iter()
+            .chain(&general)
+            .fold(0, |bits, &s| bits | in_names[s]),
         distinctive_at: candidates
             .iter()
             .fold(0, |bits, &s| bits | all_distinctive[s]),

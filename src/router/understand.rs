@@ -116,9 +116,10 @@ pub fn understand(
                 && !pack.negations.contains(&terms[i].stem)
         })
         .collect();
+    let joins = words.iter().any(|w| pack.conjunctions.contains(w));
     let match_at = |positions: &[usize]| {
         let content_terms: Vec<&Term> = positions.iter().map(|&i| &terms[i]).collect();
-        match_services(prices, &pack.code, &content_terms)
+        match_services(prices, &pack.code, &content_terms, joins)
     };
     let mut outcome = match_at(&content);
     // A service the patient says they do not want is not what they ask the price of:

@@ -237,23 +237,47 @@ fn services_sharing_an_alias_are_listed_rather_than_guessed() {
 
 #[test]
 fn a_name_fitting_only_in_part_beside_another_service_named_whole_is_asked_about() {
-    for (text, ids) in [
-        (
-            "how much is full mouth cleaning",
-            ["DIAG-OPTG", "HYG-CLEAN"],
-        ),
-        (
-            "сколько стоит рентген всей челюсти",
-            ["DIAG-OPTG", "DIAG-XRAY"],
-        ),
-    ] {
-        let ids = ids.iter().map(|&id| id.to_string()).collect();
-        assert_eq!(ask(text).price, PriceMatch::Ambiguous(ids), "{text}");
-    }
+    assert_eq!(
+        ask("how much is full mouth cleaning").price,
+        PriceMatch::Ambiguous(vec!["DIAG-OPTG".into(), "HYG-CLEAN".into()])
+    );
     // Unless the whole name is among the words the partial match used.
     assert_eq!(
         ask("имплант штрауман сколько стоит").price,
         PriceMatch::One("IMPL-STRAUMANN".into())
+    );
+}
+
+#[test]
+fn a_kind_of_a_service_named_by_its_own_word_beats_the_general_one() {
+    // Each fits the simple extraction ("удалить зуб", "pull a tooth", "sacar una muela") as
+    // well as the wisdom tooth, whose name holds "удаление зуба", "tooth extraction".
+    for text in [
+        "сколько стоит удалить зуб мудрости",
+        "вырвать зуб мудрости цена",
+        "how much to pull a wisdom tooth",
+        "cuanto cuesta sacar una muela del juicio",
+    ] {
+        assert_eq!(
+            ask(text).price,
+            PriceMatch::One("SURG-WISDOM".into()),
+            "{text}"
+        );
+    }
+    // The panoramic X-ray's "панорамный снимок" holds the single one's "снимок".
+    assert_eq!(
+        ask("сколько стоит рентген всей челюсти").price,
+        PriceMatch::One("DIAG-OPTG".into())
+    );
+    // Kinds of each other (two implants share "имплант") are both listed, and so is what a
+    // message joins with "or".
+    assert_eq!(
+        ask("имплант цена").price,
+        PriceMatch::Ambiguous(vec!["IMPL-OSSTEM".into(), "IMPL-STRAUMANN".into()])
+    );
+    assert_eq!(
+        ask("сколько стоит коронка металлокерамическая или циркониевая").price,
+        PriceMatch::Ambiguous(vec!["PROS-CROWN-MC".into(), "PROS-CROWN-ZR".into()])
     );
 }
 
