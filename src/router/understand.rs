@@ -165,7 +165,15 @@ pub fn understand(
         Some(found) if asks_price || hits.has(Intent::Booking) => found,
         None if asks_price && outcome.unknown > 0 => {
             let asked: Vec<&str> = content.iter().map(|&i| words[i].as_str()).collect();
-            PriceMatch::NotOffered(asked.join(" "))
+            // Part of one service's name, by a word no other service has, beside as many
+            // words the list does not know or fewer ("лечить каналы" beside "лечение
+            // каналов"): not on the list as asked, but that service is the closest.
+            match outcome.candidates[..] {
+                [one] if outcome.unknown <= outcome.explained => {
+                    PriceMatch::Nearest(prices.services[one].id.clone(), asked.join(" "))
+                }
+                _ => PriceMatch::NotOffered(asked.join(" ")),
+            }
         }
         _ => PriceMatch::None,
     };

@@ -35,6 +35,16 @@ fn a_variant_the_list_does_not_name_is_said_so_with_the_closest_service() {
         let reply = plain(&answer(text).text);
         assert!(reply.contains(shown), "{text}: {reply}");
     }
+    // Part of one service's name, by a word only it has, beside a word the list does not
+    // know: that service is the closest, where "not on our list" alone would mislead.
+    assert_eq!(
+        ask("сколько стоит лечить каналы").price,
+        PriceMatch::Nearest("THER-ENDO".into(), "лечить каналы".into())
+    );
+    assert!(matches!(
+        ask("сколько стоит удаление татуировки").price,
+        PriceMatch::NotOffered(_)
+    ));
     // A word that stands apart from the service, or beside a word many services share, is
     // no variant of it.
     assert_eq!(
