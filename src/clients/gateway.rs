@@ -322,6 +322,47 @@ mod tests {
         assert_eq!(crate::clients::remote_calls_so_far(), 0, "outside a turn");
     }
 
+    #[tokio::test]
+    async fn a_redirect_is_a_permanent_failure_and_our_key_goes_nowhere_else() {
+        use axum::http::{HeaderMap, StatusCode, header::LOCATION};
+        use std::sync::{Arc, Mutex};
+        async fn serve(app: axum::Router) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            url
+        }
+        let elsewhere_saw: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+        let saw = elsewhere_saw.clone();
+        let elsewhere = serve(axum::Router::new().fallback(move |headers: HeaderMap| {
+            let key = headers
+                .get("apikey")
+                .map(|v| v.to_str().unwrap().to_owned());
+            saw.lock().unwrap().push(key);
+            async { (StatusCode::CREATED, r#"{"key":{"id":"X"}}"#) }
+        }))
+        .await;
+        let gateway_url = serve(axum::Router::new().fallback(move || async move {
+            (StatusCode::TEMPORARY_REDIRECT, [(LOCATION, elsewhere)])
+        }))
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let env = crate::config::Env::from_pairs([
+            ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
+            ("EVOLUTION_API_URL", gateway_url.as_str()),
+            ("EVOLUTION_API_KEY", "evo-key"),
+        ]);
+        let gateway = GatewayClient::new(&Config::load(&Default::default(), &env).unwrap());
+        let sent = gateway
+            .send_text(Provider::Evolution, "main", "79990001122", "hi")
+            .await;
+        match sent {
+            Err(SendError::Permanent(reason)) => assert!(reason.contains("307"), "{reason}"),
+            other => panic!("expected a permanent failure, got {other:?}"),
+        }
+        assert!(elsewhere_saw.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn instance_names_are_escaped_in_paths() {
         assert_eq!(urlencode("clinic main/1"), "clinic%20main%2F1");

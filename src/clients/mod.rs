@@ -34,7 +34,10 @@ pub(crate) fn note_remote_call() {
 }
 
 /// The HTTP client every peer uses: HTTP/1.1 only (the old backend stalled on HTTP/2
-/// handshakes), pooled, with connect and read timeouts.
+/// handshakes), pooled, with connect and read timeouts. Redirects are not followed: an API
+/// that answers a POST with one is misconfigured, and following it would send our key
+/// headers (`apikey` is not one reqwest strips) to wherever it points. The 3xx is the answer,
+/// and its status is the recorded reason.
 pub fn http_client(connect: Duration, read: Duration, pool_idle: usize) -> reqwest::Client {
     http_client_with(connect, read, pool_idle, Duration::from_secs(30))
 }
@@ -53,6 +56,7 @@ pub fn http_client_with(
         .pool_max_idle_per_host(pool_idle)
         .pool_idle_timeout(idle_for)
         .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("frontdesk/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|e| panic!("the HTTP client cannot be built: {e}"))
