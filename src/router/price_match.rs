@@ -2,8 +2,10 @@
 //! words are in the message, or at least half of them including one that is not common to
 //! many services ("удаление" counts, "зуб" alone does not). The best phrase decides: more
 //! message words used, then a whole phrase, then words used by all of a service's phrases,
-//! then words few services share among them, then exact over typo. Equal best → ambiguous; so
-//! is a best name matched only in part beside another service's whole name.
+//! then exact over typo. Equal best → ambiguous, unless one of them is a kind of another
+//! (below); so is a best name matched only in part beside another service's whole name.
+//! Which of two names is rarer says nothing of which one the patient means: "снимок зуба
+//! мудрости" names the single X-ray and the wisdom tooth whole, and is asked about.
 
 use super::price_index::PriceIndex;
 use super::vocabulary::{Closeness, Term};
@@ -54,9 +56,6 @@ struct Score {
     explained: u32,
     whole_phrase: bool,
     explained_by_all: u32,
-    /// Of the words used, those few services share: between "отбеливание зубов" and
-    /// "домашнее отбеливание", "домашнее отбеливание зубов" is the home one.
-    distinctive: u32,
     quality: u32,
 }
 
@@ -139,7 +138,6 @@ pub fn match_services(
             explained: h.message_words.count_ones(),
             whole_phrase,
             explained_by_all: 0,
-            distinctive: h.distinctive_message_words.count_ones(),
             quality: h.quality,
         };
         if best[service].is_none_or(|s| score > s) {

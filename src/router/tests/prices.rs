@@ -155,10 +155,9 @@ fn slang_for_how_much_and_everyday_names_in_the_demo_list_find_the_service() {
 }
 
 #[test]
-fn of_two_names_matched_whole_the_one_with_the_rarer_words_wins() {
-    // "отбеливание зубов" (Zoom) and "домашнее отбеливание" (home) both stand whole; "зубов"
-    // is a word many services share, "домашнее" is not. Nor is "зубов" a variant of home
-    // whitening the list lacks.
+fn of_two_names_matched_whole_the_kind_of_the_other_wins() {
+    // "отбеливание зубов" (Zoom) and "домашнее отбеливание" (home) both stand whole, and home
+    // whitening is a kind of whitening. Nor is "зубов" a variant of it the list lacks.
     for text in [
         "сколько стоит домашнее отбеливание зубов",
         "how much is home teeth whitening",
@@ -170,6 +169,14 @@ fn of_two_names_matched_whole_the_one_with_the_rarer_words_wins() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn of_two_names_matched_whole_neither_a_kind_of_the_other_both_are_offered() {
+    assert_eq!(
+        ask("сколько стоит снимок зуба мудрости").price,
+        PriceMatch::Ambiguous(vec!["DIAG-XRAY".into(), "SURG-WISDOM".into()])
+    );
 }
 
 #[test]
