@@ -230,8 +230,25 @@ fn pain_and_infection_in_everyday_words_are_urgent() {
         "abscess on my gum",
         "me duele muchísimo la muela",
         "dolor de muelas terrible",
+        "после удаления зуба вчера до сих пор кровит",
+        "mi hijo se cayo y se le salio un diente",
     ] {
         assert!(is_urgent(text), "{text}: {:?}", answer(text));
+    }
+}
+
+#[test]
+fn pain_that_is_over_or_a_word_that_only_looks_like_one_pages_no_one() {
+    for text in [
+        "my tooth doesnt hurt anymore, how much is a checkup",
+        "my tooth does not hurt",
+        "ya no me duele la muela, cuanto cuesta la revision",
+        // "pusieron" (they put) stems like "pus".
+        "me pusieron una corona la semana pasada y se cayo",
+    ] {
+        let reply = answer(text);
+        assert!(reply.handoff.is_none_or(|h| !h.urgent), "{text}: {reply:?}");
+        assert_ne!(reply.route, Route::Emergency, "{text}: {reply:?}");
     }
 }
 
