@@ -119,9 +119,9 @@ pub struct LanguagePack {
     /// else ("почему", why, beside "почём", how much; "floor" beside "fluoride"): they match
     /// only themselves.
     pub false_friends: HashSet<String>,
-    /// Stems of words that say who a treatment is for or where in the mouth ("детям",
-    /// "снизу", "front", "para mi hijo"): beside a service they still ask its price, never
-    /// for a variant the price list lacks.
+    /// Stems of words that say who a treatment is for, where in the mouth or how big
+    /// ("детям", "снизу", "front", "para mi hijo", "небольшой"): beside a service they still
+    /// ask its price, never for a variant the price list lacks.
     pub circumstances: HashSet<String>,
     /// Words joining two things named ("и", "or", "o"): a message with one may ask about
     /// several services ("коронка металлокерамическая или циркониевая").

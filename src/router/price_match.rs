@@ -201,10 +201,14 @@ pub fn match_services(
             general.clear();
         }
     }
+    // The names of what a candidate is a kind of explain words too: "удалить восьмерку" uses
+    // the simple extraction's "удалить" for the wisdom tooth's.
+    let kinds_of = candidates.iter().flat_map(|&s| &index.kind_of[s]);
     PriceOutcome {
         explained_at: candidates
             .iter()
             .chain(&general)
+            .chain(kinds_of)
             .fold(0, |bits, &s| bits | in_names[s]),
         distinctive_at: candidates
             .iter()

@@ -271,6 +271,12 @@ fn a_kind_of_a_service_named_by_its_own_word_beats_the_general_one() {
             "{text}"
         );
     }
+    // Nor is the general service's own word a variant of the kind: "удалить" is a word of
+    // the simple extraction.
+    assert_eq!(
+        ask("сколько стоит удалить восьмерку").price,
+        PriceMatch::One("SURG-WISDOM".into())
+    );
     // The panoramic X-ray's "панорамный снимок" holds the single one's "снимок".
     assert_eq!(
         ask("сколько стоит рентген всей челюсти").price,

@@ -69,7 +69,7 @@ fn a_word_of_another_of_the_services_names_or_a_single_letter_makes_no_variant_o
 }
 
 #[test]
-fn who_it_is_for_or_where_in_the_mouth_makes_no_variant() {
+fn who_it_is_for_where_how_big_or_a_filler_word_makes_no_variant() {
     for (text, id) in [
         ("сколько стоит фторирование детям", "KIDS-FLUOR"),
         ("сколько стоит герметизация фиссур ребенку", "KIDS-SEAL"),
@@ -81,6 +81,16 @@ fn who_it_is_for_or_where_in_the_mouth_makes_no_variant() {
             "SURG-EXTR",
         ),
         ("консультация перед удалением сколько стоит", "DIAG-CONS"),
+        (
+            "мне бы зуб вылечить там кариес небольшой сколько это будет",
+            "THER-CARIES",
+        ),
+        (
+            "в прошлом году делала чистку у вас, сколько сейчас стоит",
+            "HYG-CLEAN",
+        ),
+        ("а эйр флоу отдельно сколько", "HYG-AIRFLOW"),
+        ("no quiero empaste solo limpieza cuanto sale", "HYG-CLEAN"),
     ] {
         assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
     }
