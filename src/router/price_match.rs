@@ -201,6 +201,18 @@ pub fn match_services(
             general.clear();
         }
     }
+    // A message joining what it names ("how much is a crown and a root canal") asks about
+    // each service named whole by words the best ones leave unused.
+    let mut explained = top.explained;
+    if joins {
+        let used = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
+        let also: Vec<usize> = (0..best.len())
+            .filter(|&s| whole_words[s] != 0 && whole_words[s] & used == 0)
+            .collect();
+        let named = also.iter().fold(used, |bits, &s| bits | whole_words[s]);
+        explained = explained.max(named.count_ones());
+        candidates.extend(also);
+    }
     // The names of what a candidate is a kind of explain words too: "удалить восьмерку" uses
     // the simple extraction's "удалить" for the wisdom tooth's.
     let kinds_of = candidates.iter().flat_map(|&s| &index.kind_of[s]);
@@ -215,7 +227,7 @@ pub fn match_services(
             .fold(0, |bits, &s| bits | all_distinctive[s]),
         whole_phrase: candidates.iter().all(|&s| named_whole[s]),
         candidates,
-        explained: top.explained as usize,
+        explained: explained as usize,
         unknown,
         generic_at,
     }

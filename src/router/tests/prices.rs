@@ -295,6 +295,22 @@ fn a_kind_of_a_service_named_by_its_own_word_beats_the_general_one() {
 }
 
 #[test]
+fn a_question_joining_services_gets_each_of_them() {
+    assert_eq!(
+        ask("how much is a crown and do i need a root canal first").price,
+        PriceMatch::Ambiguous(vec!["THER-ENDO".into(), "PROS-CROWN-MC".into()])
+    );
+    assert_eq!(
+        ask("синус лифтинг и имплант сколько вместе выйдет").price,
+        PriceMatch::Ambiguous(vec![
+            "SURG-SINUS".into(),
+            "IMPL-OSSTEM".into(),
+            "IMPL-STRAUMANN".into()
+        ])
+    );
+}
+
+#[test]
 fn a_service_the_clinic_does_not_offer_is_said_so_without_any_price() {
     let u = ask("сколько стоит пересадка волос");
     assert_eq!(u.price, PriceMatch::NotOffered("пересадка волос".into()));
