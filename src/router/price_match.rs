@@ -24,8 +24,9 @@ pub struct PriceOutcome {
     pub whole_phrase: bool,
     /// Content words the winning phrase used.
     pub explained: usize,
-    /// Content words that appear in no name or alias at all.
+    /// Content words that appear in no name or alias at all, and where (bit = position).
     pub unknown: usize,
+    pub unknown_at: u64,
     /// Which content words (bit = position) appear in the winners' names and aliases ("лечение"
     /// in "лечение пародонтита" is a word of "Лечение дёсен", though the alias "пародонтит"
     /// named the service), and which words of the names that matched whole are words few
@@ -74,12 +75,14 @@ pub fn match_services(
     let mut touched: Vec<u32> = Vec::new();
     let mut found = Vec::new();
     let mut unknown = 0;
+    let mut unknown_at = 0u64;
     let mut generic_at = 0u64;
     for (position, word) in content.iter().take(MAX_MESSAGE_WORDS).enumerate() {
         found.clear();
         terms.vocabulary.lookup(word, &mut found);
         if found.is_empty() {
             unknown += 1;
+            unknown_at |= 1u64 << position;
         }
         if found.iter().any(|&(id, _)| terms.generic[id as usize]) {
             generic_at |= 1u64 << position;
@@ -158,6 +161,7 @@ pub fn match_services(
     let Some(top) = best.iter().flatten().max().copied() else {
         return PriceOutcome {
             unknown,
+            unknown_at,
             generic_at,
             ..PriceOutcome::default()
         };
@@ -229,6 +233,7 @@ pub fn match_services(
         candidates,
         explained: explained as usize,
         unknown,
+        unknown_at,
         generic_at,
     }
 }

@@ -151,13 +151,24 @@ pub fn understand(
         hits.intents.push(Intent::Price);
     }
     let asks_price = hits.has(Intent::Price);
+    // Two words stand side by side in one clause. (Not across a stopword: "cuanto questa una
+    // limpiesa" would make the misspelt "questa" a kind of cleaning.)
+    let beside = |a: usize, b: usize| a.abs_diff(b) == 1 && !clause_starts[a.max(b)];
+    let at = |bits: u64| -> Vec<usize> {
+        content
+            .iter()
+            .enumerate()
+            .filter(|&(p, _)| p < 64 && bits & (1u64 << p) != 0)
+            .map(|(_, &raw)| raw)
+            .collect()
+    };
     let mut price = match named {
         Some(PriceMatch::One(id)) if asks_price && outcome.whole_phrase && stray > 0 => {
             let circumstance: Vec<bool> = terms
                 .iter()
                 .map(|t| pack.circumstances.contains(&t.stem))
                 .collect();
-            match qualified(&outcome, &content, &words, &circumstance) {
+            match qualified(&outcome, &at, &words, &circumstance, &beside) {
                 Some(asked) => PriceMatch::Nearest(id, asked),
                 None => PriceMatch::One(id),
             }
@@ -165,11 +176,17 @@ pub fn understand(
         Some(found) if asks_price || hits.has(Intent::Booking) => found,
         None if asks_price && outcome.unknown > 0 => {
             let asked: Vec<&str> = content.iter().map(|&i| words[i].as_str()).collect();
-            // Part of one service's name, by a word no other service has, beside as many
-            // words the list does not know or fewer ("лечить каналы" beside "лечение
-            // каналов"): not on the list as asked, but that service is the closest.
+            // Part of one service's name, by a word no other service has, with words the
+            // list does not know right beside it, and no more of them ("лечить каналы" beside
+            // "лечение каналов"): not on the list as asked, but that service is the closest.
+            // One standing apart says something else ("remove a nerve" is no "removable
+            // denture").
+            let (explained_at, unknown_at) = (at(outcome.explained_at), at(outcome.unknown_at));
+            let unknown_beside = unknown_at
+                .iter()
+                .all(|&u| explained_at.iter().any(|&e| beside(u, e)));
             match outcome.candidates[..] {
-                [one] if outcome.unknown <= outcome.explained => {
+                [one] if outcome.unknown <= outcome.explained && unknown_beside => {
                     PriceMatch::Nearest(prices.services[one].id.clone(), asked.join(" "))
                 }
                 _ => PriceMatch::NotOffered(asked.join(" ")),
@@ -257,18 +274,11 @@ fn negated_words(
 /// given back are that qualifier with the service's words next to it.
 fn qualified(
     outcome: &PriceOutcome,
-    content: &[usize],
+    at: &dyn Fn(u64) -> Vec<usize>,
     words: &[String],
     circumstance: &[bool],
+    beside: &dyn Fn(usize, usize) -> bool,
 ) -> Option<String> {
-    let at = |bits: u64| -> Vec<usize> {
-        content
-            .iter()
-            .enumerate()
-            .filter(|&(p, _)| p < 64 && bits & (1u64 << p) != 0)
-            .map(|(_, &raw)| raw)
-            .collect()
-    };
     let (explained, anchors) = (at(outcome.explained_at), at(outcome.distinctive_at));
     // A word many services share ("зубов", "teeth") narrows nothing down.
     let mut asked: Vec<usize> = at(!outcome.explained_at & !outcome.generic_at)
@@ -276,7 +286,7 @@ fn qualified(
         .filter(|&raw| {
             words[raw].chars().count() > 1
                 && !circumstance[raw]
-                && anchors.iter().any(|&a| a.abs_diff(raw) == 1)
+                && anchors.iter().any(|&a| beside(a, raw))
         })
         .collect();
     if asked.is_empty() {
@@ -285,18 +295,12 @@ fn qualified(
     // Grow the qualifiers into the run of the service's words they stand in.
     while let Some(next) = explained
         .iter()
-        .find(|&&e| !asked.contains(&e) && asked.iter().any(|&a| a.abs_diff(e) == 1))
+        .find(|&&e| !asked.contains(&e) && asked.iter().any(|&a| beside(a, e)))
     {
         asked.push(*next);
     }
-    asked.sort_unstable();
-    Some(
-        asked
-            .iter()
-            .map(|&i| words[i].as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+    let (first, last) = (asked.iter().min()?, asked.iter().max()?);
+    Some(words[*first..=*last].join(" "))
 }
 
 /// The services a message names, when the match can be trusted: a whole name or alias, or a

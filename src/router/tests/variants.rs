@@ -38,9 +38,16 @@ fn a_variant_the_list_does_not_name_is_said_so_with_the_closest_service() {
     // Part of one service's name, by a word only it has, beside a word the list does not
     // know: that service is the closest, where "not on our list" alone would mislead.
     assert_eq!(
-        ask("сколько стоит лечить каналы").price,
-        PriceMatch::Nearest("THER-ENDO".into(), "лечить каналы".into())
+        ask("сколько стоит расширение каналов").price,
+        PriceMatch::Nearest("THER-ENDO".into(), "расширение каналов".into())
     );
+    // Not when the unknown word stands apart: "remove" fits "removable denture" in part, and
+    // a tattoo is no kind of denture.
+    let dentures = ROUTER.index_prices(&parse_price_csv(
+        "code,name,price,currency,aliases\nDENT,Full removable denture,35000,RUB,removable denture\n",
+    ));
+    let u = ROUTER.understand("how much to remove a tattoo", None, "en", &dentures);
+    assert!(matches!(u.price, PriceMatch::NotOffered(_)), "{u:?}");
     assert!(matches!(
         ask("сколько стоит удаление татуировки").price,
         PriceMatch::NotOffered(_)
