@@ -120,6 +120,9 @@ fn thanks_get_a_short_polite_reply() {
         ("спасибо", "Пожалуйста!"),
         ("thanks!", "You're welcome!"),
         ("gracias", "¡De nada!"),
+        ("ок спасибо поняла", "Пожалуйста!"),
+        ("thank you so much see you soon", "You're welcome!"),
+        ("muchas gracias hasta luego", "¡De nada!"),
     ] {
         let reply = answer(text);
         assert_eq!(reply.route, Route::Thanks, "{text}");

@@ -143,6 +143,8 @@ fn slang_for_how_much_and_everyday_names_in_the_demo_list_find_the_service() {
         ("а нерв удалить скока", "THER-ENDO"),
         ("how much to get my wisdom teeth out", "SURG-WISDOM"),
         ("how much for a panoramic xray", "DIAG-OPTG"),
+        ("осмотр у вас платный?", "DIAG-CONS"),
+        ("¿la consulta es gratis?", "DIAG-CONS"),
     ] {
         assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
         assert_eq!(ask(text).intents, vec![Intent::Price], "{text}");
