@@ -9,4 +9,5 @@ mod price_list;
 mod prices;
 mod refusals;
 mod support;
+mod ties;
 mod variants;
