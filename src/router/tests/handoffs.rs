@@ -240,6 +240,12 @@ fn pain_and_infection_in_everyday_words_are_urgent() {
     }
 }
 
+fn assert_pages_no_one(text: &str) {
+    let reply = answer(text);
+    assert!(reply.handoff.is_none_or(|h| !h.urgent), "{text}: {reply:?}");
+    assert_ne!(reply.route, Route::Emergency, "{text}: {reply:?}");
+}
+
 #[test]
 fn pain_that_is_over_or_a_word_that_only_looks_like_one_pages_no_one() {
     for text in [
@@ -249,9 +255,7 @@ fn pain_that_is_over_or_a_word_that_only_looks_like_one_pages_no_one() {
         // "pusieron" (they put) stems like "pus".
         "me pusieron una corona la semana pasada y se cayo",
     ] {
-        let reply = answer(text);
-        assert!(reply.handoff.is_none_or(|h| !h.urgent), "{text}: {reply:?}");
-        assert_ne!(reply.route, Route::Emergency, "{text}: {reply:?}");
+        assert_pages_no_one(text);
     }
 }
 
@@ -265,9 +269,7 @@ fn not_urgent_pages_no_one_but_a_no_beside_an_emergency_does_not_undo_it() {
         "Is there a risk of infection after an implant?",
         "How much does toothache treatment cost?",
     ] {
-        let reply = answer(text);
-        assert!(reply.handoff.is_none_or(|h| !h.urgent), "{text}: {reply:?}");
-        assert_ne!(reply.route, Route::Emergency, "{text}: {reply:?}");
+        assert_pages_no_one(text);
     }
     for text in [
         "нет, не могу дышать",
