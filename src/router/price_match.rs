@@ -187,6 +187,9 @@ pub fn match_services(
     // extraction. The general service's words still count as explained ("pull" in "pull a
     // wisdom tooth" is no variant of the wisdom tooth). A message joining what it names asks
     // about each: "коронка металлокерамическая или циркониевая".
+    // The other way round, a kind named by no word of its own is not meant: "radiografía de
+    // un diente" fits the panoramic X-ray's "radiografía de todos los dientes" as well as the
+    // single one, but says nothing the single one's names lack.
     let mut general = Vec::new();
     if candidates.len() > 1 && !joins {
         let is_general = |a: usize| {
@@ -194,15 +197,25 @@ pub fn match_services(
                 .iter()
                 .any(|&b| index.kind_of[b].contains(&a) && in_names[b] & !in_names[a] != 0)
         };
-        general = candidates
+        let needless_kind = |b: usize| {
+            index.kind_of[b]
+                .iter()
+                .any(|a| candidates.contains(a) && in_names[b] & !in_names[*a] == 0)
+        };
+        let drop: Vec<bool> = candidates
             .iter()
-            .copied()
-            .filter(|&a| is_general(a))
+            .map(|&s| is_general(s) || needless_kind(s))
             .collect();
-        if general.len() < candidates.len() {
-            candidates.retain(|a| !general.contains(a));
-        } else {
-            general.clear();
+        if drop.contains(&false) {
+            let mut kept = Vec::new();
+            for (&s, dropped) in candidates.iter().zip(drop) {
+                match (dropped, is_general(s)) {
+                    (false, _) => kept.push(s),
+                    (true, true) => general.push(s),
+                    (true, false) => {}
+                }
+            }
+            candidates = kept;
         }
     }
     // A message joining what it names ("how much is a crown and a root canal") asks about

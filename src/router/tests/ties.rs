@@ -72,6 +72,12 @@ fn a_kind_of_a_service_named_by_its_own_word_beats_the_general_one() {
         ask("сколько стоит удалить восьмерку").price,
         PriceMatch::One("SURG-WISDOM".into())
     );
+    // A kind named by no word of its own is not meant: "radiografía de todos los dientes"
+    // (panoramic) fits as well as "Radiografía dental (un diente)".
+    assert_eq!(
+        ask("cuanto cuesta la radiografia de un diente").price,
+        PriceMatch::One("DIAG-XRAY".into())
+    );
     // The panoramic X-ray's "панорамный снимок" holds the single one's "снимок".
     assert_eq!(
         ask("сколько стоит рентген всей челюсти").price,
