@@ -165,7 +165,14 @@ fn two_questions_in_one_message_get_both_answers() {
 
 #[test]
 fn greetings_get_a_short_greeting_naming_the_clinic() {
-    for text in ["здравствуйте", "Добрый вечер!", "hi", "hola"] {
+    for text in [
+        "здравствуйте",
+        "Добрый вечер!",
+        "hi",
+        "hola",
+        "приветик",
+        "ola buenas",
+    ] {
         let reply = answer(text);
         assert_eq!(reply.route, Route::Greeting, "{text}");
         assert!(reply.text.contains("Улыбка"), "{text}");

@@ -321,6 +321,11 @@ fn a_false_friend_is_no_typo_of_a_service() {
         assert!(answer(text).needs_llm, "{text}");
     }
     assert_eq!(ask("how much is fluoride").intents, vec![Intent::Price]);
+    // "local" is one letter from "locat(ed)": the anaesthetic's price came with the address.
+    assert_eq!(
+        ask("how much does local anaesthetic cost").intents,
+        vec![Intent::Price]
+    );
 }
 
 #[test]

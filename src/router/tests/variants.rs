@@ -98,6 +98,20 @@ fn who_it_is_for_where_how_big_or_a_filler_word_makes_no_variant() {
         ),
         ("а эйр флоу отдельно сколько", "HYG-AIRFLOW"),
         ("no quiero empaste solo limpieza cuanto sale", "HYG-CLEAN"),
+        (
+            "сколько стоит консультация у ортодонта взрослому",
+            "DIAG-ORTHO",
+        ),
+        ("сколько будет стоить лечение трех каналов", "THER-ENDO"),
+        (
+            "сколько стоит лечение каналов если у зуба три канала",
+            "THER-ENDO",
+        ),
+        (
+            "здравствуйте я по поводу брекетов сколько стоят",
+            "ORTHO-BRACES",
+        ),
+        ("me ponen anestesia? cuanto cobran por ella", "THER-ANES"),
     ] {
         assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
     }
