@@ -33,6 +33,9 @@ pub struct PriceOutcome {
     /// services share ("брекеты", not "зуб").
     pub explained_at: u64,
     pub distinctive_at: u64,
+    /// The message joins what it names, and services named whole by words the best match left
+    /// unused were added to the candidates: it asks about each of them.
+    pub joined: bool,
     /// Content words whose stem so many services share that it names no kind of one
     /// ("зубов", "teeth", "treatment").
     pub generic_at: u64,
@@ -220,7 +223,7 @@ pub fn match_services(
     }
     // A message joining what it names ("how much is a crown and a root canal") asks about
     // each service named whole by words the best ones leave unused.
-    let mut explained = top.explained;
+    let (mut explained, mut joined) = (top.explained, false);
     if joins {
         let used = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
         let also: Vec<usize> = (0..best.len())
@@ -228,6 +231,7 @@ pub fn match_services(
             .collect();
         let named = also.iter().fold(used, |bits, &s| bits | whole_words[s]);
         explained = explained.max(named.count_ones());
+        joined = !also.is_empty();
         candidates.extend(also);
     }
     // The names of what a candidate is a kind of explain words too: "удалить восьмерку" uses
@@ -245,6 +249,7 @@ pub fn match_services(
         whole_phrase: candidates.iter().all(|&s| named_whole[s]),
         candidates,
         explained: explained as usize,
+        joined,
         unknown,
         unknown_at,
         generic_at,

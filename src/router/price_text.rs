@@ -54,14 +54,22 @@ impl PriceText<'_> {
                     &[("service", self.name(service)), ("price", &price)],
                 ))
             }
-            PriceMatch::Ambiguous(ids) => {
+            PriceMatch::Ambiguous(ids) | PriceMatch::Several(ids) => {
                 let items: Vec<String> = ids
                     .iter()
                     .filter_map(|id| find(id))
                     .take(MAX_CANDIDATES)
                     .map(|s| self.item(s))
                     .collect();
-                (!items.is_empty()).then(|| self.say("price_many", &[("items", &items.join("\n"))]))
+                // Several services asked about are listed as such; a pack without the
+                // template lists them as it lists candidates to pick from.
+                let key = match price {
+                    PriceMatch::Several(_) if self.pack.template("price_several").is_some() => {
+                        "price_several"
+                    }
+                    _ => "price_many",
+                };
+                (!items.is_empty()).then(|| self.say(key, &[("items", &items.join("\n"))]))
             }
             PriceMatch::NotOffered(asked) => {
                 Some(self.say("price_not_offered", &[("service", asked)]))

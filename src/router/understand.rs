@@ -32,6 +32,9 @@ pub enum PriceMatch {
     One(String),
     /// Service ids, best first: the message fits several equally well.
     Ambiguous(Vec<String>),
+    /// Service ids: the message joins several services it asks about ("a crown and a root
+    /// canal").
+    Several(Vec<String>),
     /// What the patient asked the price of, normalised: it is not on the price list.
     NotOffered(String),
     /// A service id and what the patient asked, normalised: a variant the list does not name
@@ -47,6 +50,7 @@ impl fmt::Debug for PriceMatch {
             PriceMatch::None => f.write_str("None"),
             PriceMatch::One(id) => f.debug_tuple("One").field(id).finish(),
             PriceMatch::Ambiguous(ids) => f.debug_tuple("Ambiguous").field(ids).finish(),
+            PriceMatch::Several(ids) => f.debug_tuple("Several").field(ids).finish(),
             PriceMatch::NotOffered(text) => {
                 write!(f, "NotOffered(<{} chars redacted>)", text.chars().count())
             }
@@ -316,6 +320,8 @@ fn named_services(outcome: &PriceOutcome, prices: &PriceIndex) -> Option<PriceMa
         .collect();
     Some(if ids.len() == 1 {
         PriceMatch::One(ids.remove(0))
+    } else if outcome.joined {
+        PriceMatch::Several(ids)
     } else {
         PriceMatch::Ambiguous(ids)
     })

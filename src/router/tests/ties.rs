@@ -99,14 +99,21 @@ fn a_kind_of_a_service_named_by_its_own_word_beats_the_general_one() {
 fn a_question_joining_services_gets_each_of_them() {
     assert_eq!(
         ask("how much is a crown and do i need a root canal first").price,
-        PriceMatch::Ambiguous(vec!["THER-ENDO".into(), "PROS-CROWN-MC".into()])
+        PriceMatch::Several(vec!["THER-ENDO".into(), "PROS-CROWN-MC".into()])
     );
+    let text = "синус лифтинг и имплант сколько вместе выйдет";
     assert_eq!(
-        ask("синус лифтинг и имплант сколько вместе выйдет").price,
-        PriceMatch::Ambiguous(vec![
+        ask(text).price,
+        PriceMatch::Several(vec![
             "SURG-SINUS".into(),
             "IMPL-OSSTEM".into(),
             "IMPL-STRAUMANN".into()
         ])
+    );
+    // Listed as what was asked, not as a choice.
+    assert_eq!(
+        plain(&answer(text).text),
+        "Наши цены:\n• Синус-лифтинг — 35 000 ₽\n• Имплантация Osstem (Корея) — 45 000 ₽\n\
+         • Имплантация Straumann (Швейцария) — 85 000 ₽"
     );
 }

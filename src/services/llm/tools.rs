@@ -171,6 +171,9 @@ fn price_lookup(ctx: &ToolContext<'_>, service: &str) -> Value {
             json!({"found": ids.iter().filter_map(|id| priced(ctx, id)).collect::<Vec<_>>(),
                    "note": "several services match; ask which one, or list them"})
         }
+        PriceMatch::Several(ids) => {
+            json!({"found": ids.iter().filter_map(|id| priced(ctx, id)).collect::<Vec<_>>()})
+        }
         PriceMatch::NotOffered(what) => json!({"not_on_the_price_list": what}),
         PriceMatch::Nearest(id, what) => {
             json!({"not_on_the_price_list": what, "closest": [priced(ctx, id)]})
