@@ -13,6 +13,7 @@ fn hours_questions_in_each_language_are_answered_with_the_week() {
         "когда вы работаете",
         "до скольки открыты",
         "работаете в субботу?",
+        "вы сейчас работаете?",
     ] {
         let reply = answer(text);
         assert_eq!(reply.route, Route::Hours, "{text}");
