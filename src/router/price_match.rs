@@ -170,66 +170,18 @@ pub fn match_services(
         };
     };
     let mut candidates: Vec<usize> = (0..best.len()).filter(|&s| best[s] == Some(top)).collect();
-    // A name matched only in part, beside another service's whole name made of other words,
-    // is no better evidence than that one: "full mouth cleaning" half fits "full mouth x-ray"
-    // and names the cleaning whole, "рентген всей челюсти" half fits "снимок всей челюсти" and
-    // names the single X-ray whole. The patient is asked which. (A whole name among the words
-    // of the partial match does not count: "имплант штрауман" is the Straumann implant,
-    // though "имплант" names the Osstem one whole.)
     if !top.whole_phrase {
-        let partial_words = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
-        let rival = |s: usize| whole_words[s] != 0 && whole_words[s] & partial_words == 0;
-        let rivals = (0..best.len()).filter(|&s| rival(s));
-        if let Some(strongest) = rivals.clone().filter_map(|s| best_whole[s]).max() {
-            candidates.extend(rivals.filter(|&s| best_whole[s] == Some(strongest)));
-        }
+        let rivals = partial_rivals(&candidates, &all_words, &whole_words, &best_whole);
+        candidates.extend(rivals);
     }
-    // Of services that fit equally, one that is a kind of another and is named by a word the
-    // other's names lack is the one meant: "удалить зуб мудрости" fits "удалить зуб" (a simple
-    // extraction) as well as "зуб мудрости", and a wisdom tooth extraction is a kind of
-    // extraction. The general service's words still count as explained ("pull" in "pull a
-    // wisdom tooth" is no variant of the wisdom tooth). A message joining what it names asks
-    // about each: "коронка металлокерамическая или циркониевая".
-    // The other way round, a kind named by no word of its own is not meant: "radiografía de
-    // un diente" fits the panoramic X-ray's "radiografía de todos los dientes" as well as the
-    // single one, but says nothing the single one's names lack.
-    let mut general = Vec::new();
-    if candidates.len() > 1 && !joins {
-        let is_general = |a: usize| {
-            candidates
-                .iter()
-                .any(|&b| index.kind_of[b].contains(&a) && in_names[b] & !in_names[a] != 0)
-        };
-        let needless_kind = |b: usize| {
-            index.kind_of[b]
-                .iter()
-                .any(|a| candidates.contains(a) && in_names[b] & !in_names[*a] == 0)
-        };
-        let drop: Vec<bool> = candidates
-            .iter()
-            .map(|&s| is_general(s) || needless_kind(s))
-            .collect();
-        if drop.contains(&false) {
-            let mut kept = Vec::new();
-            for (&s, dropped) in candidates.iter().zip(drop) {
-                match (dropped, is_general(s)) {
-                    (false, _) => kept.push(s),
-                    (true, true) => general.push(s),
-                    (true, false) => {}
-                }
-            }
-            candidates = kept;
-        }
-    }
-    // A message joining what it names ("how much is a crown and a root canal") asks about
-    // each service named whole by words the best ones leave unused.
+    let general = if joins {
+        Vec::new()
+    } else {
+        settle_by_kind(index, &in_names, &mut candidates)
+    };
     let (mut explained, mut joined) = (top.explained, false);
     if joins {
-        let used = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
-        let also: Vec<usize> = (0..best.len())
-            .filter(|&s| whole_words[s] != 0 && whole_words[s] & used == 0)
-            .collect();
-        let named = also.iter().fold(used, |bits, &s| bits | whole_words[s]);
+        let (also, named) = joined_services(&candidates, &all_words, &whole_words);
         explained = explained.max(named.count_ones());
         joined = !also.is_empty();
         candidates.extend(also);
@@ -254,4 +206,84 @@ pub fn match_services(
         unknown_at,
         generic_at,
     }
+}
+
+/// Services named whole by other words beside a best name matched only in part: that is no
+/// better evidence than they are, so the patient is asked which. "full mouth cleaning" half
+/// fits "full mouth x-ray" and names the cleaning whole. A whole name among the words of the
+/// partial match does not count: "имплант штрауман" is the Straumann implant, though
+/// "имплант" names the Osstem one whole.
+fn partial_rivals(
+    candidates: &[usize],
+    all_words: &[u64],
+    whole_words: &[u64],
+    best_whole: &[Option<Score>],
+) -> Vec<usize> {
+    let partial_words = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
+    let rival = |s: usize| whole_words[s] != 0 && whole_words[s] & partial_words == 0;
+    let rivals = (0..whole_words.len()).filter(|&s| rival(s));
+    let Some(strongest) = rivals.clone().filter_map(|s| best_whole[s]).max() else {
+        return Vec::new();
+    };
+    rivals
+        .filter(|&s| best_whole[s] == Some(strongest))
+        .collect()
+}
+
+/// Of services that fit equally, one that is a kind of another and is named by a word the
+/// other's names lack is the one meant: "удалить зуб мудрости" fits "удалить зуб" (a simple
+/// extraction) as well as "зуб мудрости", and a wisdom tooth extraction is a kind of
+/// extraction. The other way round, a kind named by no word of its own is not meant:
+/// "radiografía de un diente" fits the panoramic X-ray's "radiografía de todos los dientes"
+/// as well as the single one, but says nothing the single one's names lack. Returns the
+/// general services left out: their words still count as explained ("pull" in "pull a
+/// wisdom tooth" is no variant of the wisdom tooth). Nothing is left out if all would be.
+fn settle_by_kind(index: &PriceIndex, in_names: &[u64], candidates: &mut Vec<usize>) -> Vec<usize> {
+    if candidates.len() < 2 {
+        return Vec::new();
+    }
+    let is_general = |a: usize| {
+        candidates
+            .iter()
+            .any(|&b| index.kind_of[b].contains(&a) && in_names[b] & !in_names[a] != 0)
+    };
+    let needless_kind = |b: usize| {
+        index.kind_of[b]
+            .iter()
+            .any(|a| candidates.contains(a) && in_names[b] & !in_names[*a] == 0)
+    };
+    let (general, needless): (Vec<bool>, Vec<bool>) = candidates
+        .iter()
+        .map(|&s| (is_general(s), needless_kind(s)))
+        .unzip();
+    if general.iter().zip(&needless).all(|(g, n)| g | n) {
+        return Vec::new();
+    }
+    let mut left_out = Vec::new();
+    let mut kept = Vec::new();
+    for (i, &s) in candidates.iter().enumerate() {
+        if general[i] {
+            left_out.push(s);
+        } else if !needless[i] {
+            kept.push(s);
+        }
+    }
+    *candidates = kept;
+    left_out
+}
+
+/// A message joining what it names ("how much is a crown and a root canal") asks about each
+/// service named whole by words the best ones leave unused: those services, and the message
+/// words all of them together name.
+fn joined_services(
+    candidates: &[usize],
+    all_words: &[u64],
+    whole_words: &[u64],
+) -> (Vec<usize>, u64) {
+    let used = candidates.iter().fold(0, |bits, &s| bits | all_words[s]);
+    let also: Vec<usize> = (0..whole_words.len())
+        .filter(|&s| whole_words[s] != 0 && whole_words[s] & used == 0)
+        .collect();
+    let named = also.iter().fold(used, |bits, &s| bits | whole_words[s]);
+    (also, named)
 }
