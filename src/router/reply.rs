@@ -119,12 +119,21 @@ pub fn compose(
             return handoff(HandoffReason::Human, false, Route::Human, text);
         }
         Intent::Booking => {
-            let booking = cx.say("booking", &[]);
-            let text = match cx.prices.answer(&u.price) {
-                Some(price) if u.has(Intent::Price) => format!("{price}\n\n{booking}"),
-                _ => booking,
-            };
-            return handoff(HandoffReason::Booking, false, Route::Booking, greeted(text));
+            // What the message also asks comes first: the price of the service, the hours
+            // ("в какое время можно прийти в воскресенье": Sunday is closed), the address.
+            let mut sections = Vec::new();
+            if u.has(Intent::Price) {
+                sections.extend(cx.prices.answer(&u.price));
+            }
+            if u.has(Intent::Hours) {
+                sections.extend(hours_text(pack, &clinic.hours, clinic.timezone, now));
+            }
+            if u.has(Intent::Address) {
+                sections.extend(address_section(&cx));
+            }
+            sections.push(cx.say("booking", &[]));
+            let text = greeted(sections.join("\n\n"));
+            return handoff(HandoffReason::Booking, false, Route::Booking, text);
         }
         _ => {}
     }

@@ -79,6 +79,18 @@ fn a_booking_that_also_asks_the_price_includes_the_price() {
 }
 
 #[test]
+fn a_booking_that_also_asks_the_hours_includes_them() {
+    let reply = answer("в какое время можно прийти в воскресенье");
+    assert_eq!(reply.route, Route::Booking);
+    let text = plain(&reply.text);
+    assert!(text.contains("Вс: выходной"), "{text}");
+    assert!(
+        text.ends_with("чтобы подобрать и подтвердить время."),
+        "{text}"
+    );
+}
+
+#[test]
 fn emergencies_are_handed_off_urgently_with_the_emergency_template_in_each_language() {
     for text in [
         "сильно болит зуб, щека опухла",
