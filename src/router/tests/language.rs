@@ -36,6 +36,7 @@ fn russian_english_and_spanish_messages_are_recognised_from_their_text() {
 fn spanish_only_characters_tell_spanish_from_english() {
     assert_eq!(language_of("¿Limpieza?", Some("en"), "en").0, "es");
     assert_eq!(language_of("Señor", None, "en").0, "es");
+    assert_eq!(language_of("hacen frenectomia?", None, "en").0, "es");
 }
 
 #[test]

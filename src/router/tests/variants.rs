@@ -112,6 +112,7 @@ fn who_it_is_for_where_how_big_or_a_filler_word_makes_no_variant() {
             "ORTHO-BRACES",
         ),
         ("me ponen anestesia? cuanto cobran por ella", "THER-ANES"),
+        ("how much to treat cavities on 2 teeth", "THER-CARIES"),
     ] {
         assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
     }
