@@ -251,6 +251,8 @@ fn pain_and_infection_in_everyday_words_are_urgent() {
         "после удаления зуба вчера до сих пор кровит",
         "mi hijo se cayo y se le salio un diente",
         "ночью разболелся зуб таблетки не помогают",
+        "tengo un flemon enorme y no puedo abrir la boca",
+        "mi niño se golpeo la boca y tiene el diente metido en la encia",
     ] {
         assert!(is_urgent(text), "{text}: {:?}", answer(text));
     }
@@ -271,6 +273,8 @@ fn pain_that_is_over_or_a_word_that_only_looks_like_one_pages_no_one() {
         // "pusieron" (they put) stems like "pus".
         "me pusieron una corona la semana pasada y se cayo",
         "tooth used to hurt when drinking cold but its fine now",
+        // A baby tooth falling out is normal.
+        "у ребенка выпал молочный зуб это нормально?",
     ] {
         assert_pages_no_one(text);
     }
@@ -370,6 +374,7 @@ fn cancelling_or_running_late_is_not_taken_for_a_new_booking() {
         "Quiero cancelar mi cita",
         "cancelar la cita de mañana por favor",
         "anular la cita por favor",
+        "no voy a poder ir a la cita de mañana, la cancelo",
         "Llego tarde a mi cita",
         "I'm running late for my appointment",
         "What time is my appointment tomorrow?",

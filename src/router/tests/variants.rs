@@ -113,6 +113,9 @@ fn who_it_is_for_where_how_big_or_a_filler_word_makes_no_variant() {
         ),
         ("me ponen anestesia? cuanto cobran por ella", "THER-ANES"),
         ("how much to treat cavities on 2 teeth", "THER-CARIES"),
+        ("my daughter needs braces what do they cost", "ORTHO-BRACES"),
+        ("do you make night guards? how much", "ORTHO-GUARD"),
+        ("cuanto cuesta ponerse carillas", "PROS-VENEER"),
     ] {
         assert_eq!(ask(text).price, PriceMatch::One(id.into()), "{text}");
     }
