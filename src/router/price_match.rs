@@ -183,8 +183,14 @@ pub fn match_services(
     if joins {
         let (also, named) = joined_services(&candidates, &all_words, &whole_words);
         explained = explained.max(named.count_ones());
-        joined = !also.is_empty();
         candidates.extend(also);
+        // Joined, the services are each asked about once two of them are named by different
+        // words ("whitening plus airflow"); two fillings sharing "filling" are still a choice.
+        joined = candidates.iter().enumerate().any(|(i, &a)| {
+            candidates[i + 1..]
+                .iter()
+                .any(|&b| all_words[a] & all_words[b] == 0)
+        });
     }
     // The names of what a candidate is a kind of explain words too: "удалить восьмерку" uses
     // the simple extraction's "удалить" for the wisdom tooth's.

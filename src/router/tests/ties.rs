@@ -110,6 +110,20 @@ fn a_question_joining_services_gets_each_of_them() {
             "IMPL-STRAUMANN".into()
         ])
     );
+    // Tied services named by different words are each asked about too; two fillings sharing
+    // "filling" are listed with the crown.
+    assert_eq!(
+        ask("price for whitening plus airflow?").price,
+        PriceMatch::Several(vec!["HYG-AIRFLOW".into(), "HYG-WHITE".into()])
+    );
+    assert_eq!(
+        ask("how much for a filling and a crown").price,
+        PriceMatch::Several(vec![
+            "THER-FILL-LC".into(),
+            "THER-FILL-CEM".into(),
+            "PROS-CROWN-MC".into()
+        ])
+    );
     // Listed as what was asked, not as a choice.
     assert_eq!(
         plain(&answer(text).text),
