@@ -99,7 +99,7 @@ impl PriceIndex {
         }
         let languages = packs
             .iter()
-            .map(|pack| language_terms(pack, &all_words, &phrases))
+            .map(|pack| language_terms(pack, &all_words, &phrases, services.len()))
             .collect();
         PriceIndex {
             services: services.iter().map(priced).collect(),
@@ -199,6 +199,7 @@ fn language_terms(
     pack: &LanguagePack,
     all_words: &[String],
     phrases: &[ServicePhrase],
+    services: usize,
 ) -> LanguageTerms {
     let mut vocabulary = Vocabulary::default();
     for word in all_words {
@@ -218,18 +219,12 @@ fn language_terms(
                 .insert(phrase.service);
         }
     }
-    let services = phrases.iter().map(|p| p.service + 1).max().unwrap_or(0);
-    let sharing = |id: usize| {
-        let stem = vocabulary.term(id as u32).stem.as_str();
-        services_by_stem.get(stem).map_or(0, HashSet::len)
-    };
     let generic_from = GENERIC_STEM_SERVICES.max(services.div_ceil(GENERIC_SHARE));
     let (common, generic) = (0..all_words.len())
         .map(|id| {
-            (
-                sharing(id) >= COMMON_STEM_SERVICES,
-                sharing(id) >= generic_from,
-            )
+            let stem = vocabulary.term(id as u32).stem.as_str();
+            let sharing = services_by_stem.get(stem).map_or(0, HashSet::len);
+            (sharing >= COMMON_STEM_SERVICES, sharing >= generic_from)
         })
         .unzip();
     LanguageTerms {
