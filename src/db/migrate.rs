@@ -3,13 +3,16 @@
 //! never between. A database newer than this binary is refused, never touched.
 
 use super::DbError;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sql: &'static str,
+    /// Rebuilds tables that others reference: run with foreign keys off (a dropped parent
+    /// table would otherwise fail or cascade), and checked before commit (see `apply`).
+    pub rebuilds_tables: bool,
 }
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -17,31 +20,43 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "core",
         sql: include_str!("../../schema/0001_core.sql"),
+        rebuilds_tables: false,
     },
     Migration {
         version: 2,
         name: "sync",
         sql: include_str!("../../schema/0002_sync.sql"),
+        rebuilds_tables: false,
     },
     Migration {
         version: 3,
         name: "followups",
         sql: include_str!("../../schema/0003_followups.sql"),
+        rebuilds_tables: false,
     },
     Migration {
         version: 4,
         name: "service_names",
         sql: include_str!("../../schema/0004_service_names.sql"),
+        rebuilds_tables: false,
     },
     Migration {
         version: 5,
         name: "followup_message_index",
         sql: include_str!("../../schema/0005_followup_message_index.sql"),
+        rebuilds_tables: false,
     },
     Migration {
         version: 6,
         name: "contact_lid_index",
         sql: include_str!("../../schema/0006_contact_lid_index.sql"),
+        rebuilds_tables: false,
+    },
+    Migration {
+        version: 7,
+        name: "check_lists",
+        sql: include_str!("../../schema/0007_check_lists.sql"),
+        rebuilds_tables: true,
     },
 ];
 
@@ -56,6 +71,11 @@ pub fn current(conn: &Connection) -> Result<i64, DbError> {
 
 /// Applies every migration the database has not seen; returns the versions applied.
 pub fn run(conn: &mut Connection, path: &Path) -> Result<Vec<i64>, DbError> {
+    run_to(conn, path, latest())
+}
+
+/// Applies the migrations the database has not seen, up to `target`.
+fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<Vec<i64>, DbError> {
     let mut version = current(conn)?;
     if version > latest() {
         return Err(DbError::TooNew {
@@ -65,7 +85,7 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<Vec<i64>, DbError> {
         });
     }
     let mut applied = Vec::new();
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().take_while(|m| m.version <= target) {
         if m.version <= version {
             continue;
         }
@@ -74,22 +94,69 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<Vec<i64>, DbError> {
             name: m.name,
             source,
         };
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        // Another process may have migrated while we waited for the write lock.
-        version = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(fail)?;
-        if version >= m.version {
-            continue;
+        if m.rebuilds_tables {
+            rebuild_mode(conn, true).map_err(fail)?;
         }
-        tx.execute_batch(m.sql).map_err(fail)?;
-        tx.pragma_update(None, "user_version", m.version)
-            .map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        tracing::info!(version = m.version, name = m.name, "database migrated");
-        applied.push(m.version);
+        let outcome = apply(conn, m);
+        if m.rebuilds_tables {
+            rebuild_mode(conn, false).map_err(fail)?;
+        }
+        match outcome.map_err(fail)? {
+            Applied::Now => {
+                tracing::info!(version = m.version, name = m.name, "database migrated");
+                applied.push(m.version);
+            }
+            Applied::Already(v) => version = v,
+        }
     }
     Ok(applied)
 }
+
+/// What SQLite's table-rebuild procedure needs (https://sqlite.org/lang_altertable.html):
+/// - foreign keys off, or dropping the old table fails or cascades to the rows referring to
+///   it (set outside the transaction: inside one it has no effect);
+/// - the legacy RENAME, which renames the new table and nothing else. The modern one first
+///   checks every trigger in the schema, and the triggers feeding `sync_outbox` name a table
+///   that, between its drop and its successor's rename, does not exist.
+fn rebuild_mode(conn: &Connection, on: bool) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "foreign_keys", !on)?;
+    conn.pragma_update(None, "legacy_alter_table", on)
+}
+
+enum Applied {
+    Now,
+    /// Another process migrated while this one waited for the write lock.
+    Already(i64),
+}
+
+/// One migration and its `user_version` bump, in one transaction. A migration that rebuilt
+/// tables with foreign keys off must leave every reference intact: checked before commit.
+fn apply(conn: &mut Connection, m: &Migration) -> rusqlite::Result<Applied> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= m.version {
+        return Ok(Applied::Already(version));
+    }
+    tx.execute_batch(m.sql)?;
+    if m.rebuilds_tables {
+        let broken: Option<String> = tx
+            .query_row(
+                "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("a row of {table} lost the row it refers to")),
+            ));
+        }
+    }
+    tx.pragma_update(None, "user_version", m.version)?;
+    tx.commit()?;
+    Ok(Applied::Now)
+}
+
+#[cfg(test)]
+mod tests;

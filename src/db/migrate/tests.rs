@@ -1,0 +1,226 @@
+//! Migration 7 rebuilds four tables; these tests hold it to changing nothing but how their
+//! allowed-value checks are evaluated.
+
+use super::*;
+use rusqlite::types::Value;
+
+const REBUILT: [&str; 4] = [
+    "whatsapp_messages",
+    "followups",
+    "send_outbox",
+    "sync_outbox",
+];
+
+/// Statements the message path runs for every patient message, with the CHECKs they evaluate.
+const HOT: [&str; 5] = [
+    "INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction, author,
+         provider, instance, provider_message_id, kind, status, created_at, updated_at)
+     VALUES ('m9', 'c1', 's1', 'k1', 'inbound', 'patient', 'evolution', 'i', 'G9', 'text',
+         'received', 't', 't')",
+    "INSERT INTO send_outbox (id, message_id, next_attempt_at, created_at, updated_at)
+     VALUES ('o9', 'm9', 't', 't', 't')",
+    "UPDATE send_outbox SET status = 'done' WHERE id = 'o9'",
+    "INSERT INTO sync_outbox (table_name, row_id, queued_at_ms) VALUES ('x', 'y', 1)",
+    "INSERT INTO followups (id, clinic_id, session_id, kind, due_at, source, created_at,
+         updated_at)
+     VALUES ('f9', 'c1', 's1', 'k', 't', 'rule', 't', 't')",
+];
+
+fn v6_database(dir: &tempfile::TempDir) -> (Connection, std::path::PathBuf) {
+    let path = dir.path().join("t.db");
+    let mut conn = Connection::open(&path).unwrap();
+    crate::db::configure(&conn).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    run_to(&mut conn, &path, 6).unwrap();
+    conn.execute_batch(
+        "INSERT INTO organisations VALUES ('o1', 'Chain', 't', 't');
+         INSERT INTO clinics (id, organisation_id, name, created_at, updated_at)
+             VALUES ('c1', 'o1', 'Clinic', 't', 't');
+         INSERT INTO contacts (id, clinic_id, phone_index, phone_sealed, created_at, updated_at)
+             VALUES ('k1', 'c1', 'p1', x'01', 't', 't');
+         INSERT INTO conversation_sessions (id, clinic_id, contact_id, provider, instance,
+             chat_sealed, created_at, updated_at)
+             VALUES ('s1', 'c1', 'k1', 'evolution', 'i', x'02', 't', 't');
+         INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction,
+             author, provider, instance, provider_message_id, kind, body_sealed, status,
+             sent_at, created_at, updated_at)
+             VALUES ('m1', 'c1', 's1', 'k1', 'inbound', 'patient', 'evolution', 'i', 'G1',
+                 'text', x'03', 'received', 't', 't1', 't1');
+         INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction,
+             author, provider, instance, kind, body_sealed, reply_to, status, created_at,
+             updated_at)
+             VALUES ('m2', 'c1', 's1', 'k1', 'outbound', 'bot', 'evolution', 'i', 'text',
+                 x'04', 'm1', 'queued', 't2', 't2');
+         INSERT INTO message_metrics (id, message_id, inbound_message_id, clinic_id, route,
+             received_to_queued_us, remote_calls_before_send, created_at)
+             VALUES ('x1', 'm2', 'm1', 'c1', 'fast_price', 310, 0, 't');
+         INSERT INTO handoffs (id, clinic_id, session_id, message_id, reason, created_at)
+             VALUES ('h1', 'c1', 's1', 'm1', 'booking', 't');
+         INSERT INTO followups (id, clinic_id, session_id, kind, due_at, status, source,
+             message_id, created_at, updated_at, text_sealed, rule, cancel_on_reply)
+             VALUES ('f1', 'c1', 's1', 'nudge', 't', 'scheduled', 'rule', 'm2', 't', 't',
+                 x'05', 'r1', 0);
+         INSERT INTO send_outbox (id, message_id, status, attempts, next_attempt_at,
+             last_error, created_at, updated_at)
+             VALUES ('o1', 'm2', 'failed', 3, 't', 'timeout', 't', 't');
+         UPDATE sync_outbox SET status = 'synced', settled_at_ms = 7 WHERE seq = 2;
+         DELETE FROM sync_outbox WHERE seq = 3;",
+    )
+    .unwrap();
+    (conn, path)
+}
+
+fn rows(c: &Connection, table: &str) -> Vec<Vec<Value>> {
+    let mut stmt = c
+        .prepare(&format!("SELECT rowid, * FROM {table} ORDER BY rowid"))
+        .unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn strings(c: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = c.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| format!("{:?}", r.get::<_, Value>(i).unwrap()))
+            .collect::<Vec<_>>()
+            .join("|"))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// Everything about the database but the rebuilt tables' own CREATE statements.
+fn shape(c: &Connection) -> Vec<String> {
+    let mut out = strings(
+        c,
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema
+         WHERE NOT (type = 'table' AND name IN
+             ('whatsapp_messages', 'followups', 'send_outbox', 'sync_outbox'))
+         ORDER BY type, name",
+    );
+    for table in REBUILT {
+        for pragma in ["table_xinfo", "foreign_key_list", "index_list"] {
+            out.extend(
+                strings(c, &format!("SELECT * FROM pragma_{pragma}('{table}')"))
+                    .into_iter()
+                    .map(|row| format!("{table} {pragma}: {row}")),
+            );
+        }
+    }
+    out
+}
+
+fn builds_temporary_btrees(c: &Connection, sql: &str) -> bool {
+    strings(c, &format!("EXPLAIN {sql}"))
+        .iter()
+        .any(|op| op.contains("OpenEphemeral"))
+}
+
+#[test]
+fn migration_7_keeps_every_row_index_trigger_and_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, path) = v6_database(&dir);
+    let before: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    let shape_before = shape(&conn);
+
+    assert_eq!(run(&mut conn, &path).unwrap(), vec![7]);
+
+    let after: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    assert_eq!(
+        after, before,
+        "rows (and rowids, sync seqs) copied as they were"
+    );
+    assert_eq!(shape(&conn), shape_before);
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let (fk, legacy): (i64, i64) = (
+        conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap(),
+        conn.pragma_query_value(None, "legacy_alter_table", |r| r.get(0))
+            .unwrap(),
+    );
+    assert_eq!(
+        (fk, legacy),
+        (1, 0),
+        "the connection is left as it was found"
+    );
+}
+
+#[test]
+fn after_migration_7_the_same_values_are_refused_and_triggers_still_fire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, path) = v6_database(&dir);
+    run(&mut conn, &path).unwrap();
+
+    let refused = [
+        "UPDATE whatsapp_messages SET author = 'robot' WHERE id = 'm1'",
+        "UPDATE followups SET status = 'later' WHERE id = 'f1'",
+        "UPDATE followups SET source = 'bot' WHERE id = 'f1'",
+        "UPDATE followups SET cancel_on_reply = 2 WHERE id = 'f1'",
+        "UPDATE send_outbox SET status = 'sent' WHERE id = 'o1'",
+        "UPDATE sync_outbox SET status = 'lost' WHERE seq = 1",
+        // Foreign keys are enforced again: no message of a session that does not exist.
+        "UPDATE whatsapp_messages SET session_id = 'nope' WHERE id = 'm1'",
+    ];
+    for sql in refused {
+        let err = conn.execute(sql, []).unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ConstraintViolation),
+            "{sql}"
+        );
+    }
+    conn.execute(
+        "UPDATE sync_outbox SET status = 'requeued' WHERE seq = 1",
+        [],
+    )
+    .unwrap();
+
+    let last_seq = |c: &Connection| -> (i64, String) {
+        c.query_row(
+            "SELECT seq, row_id FROM sync_outbox ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (seq, _) = last_seq(&conn);
+    for sql in HOT {
+        conn.execute(sql, []).unwrap();
+    }
+    // The message, the followup and the direct insert each add a row; the sync triggers of
+    // the rebuilt tables fire as before.
+    let rows: Vec<String> = strings(
+        &conn,
+        &format!("SELECT table_name, row_id FROM sync_outbox WHERE seq > {seq} ORDER BY seq"),
+    );
+    assert_eq!(
+        rows,
+        [
+            "Text(\"whatsapp_messages\")|Text(\"m9\")",
+            "Text(\"x\")|Text(\"y\")",
+            "Text(\"followups\")|Text(\"f9\")"
+        ]
+    );
+    assert!(last_seq(&conn).0 > seq);
+}
+
+#[test]
+fn after_migration_7_the_message_path_builds_no_temporary_btree_for_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, path) = v6_database(&dir);
+    // The IN lists did: the test would not notice a regression otherwise.
+    assert!(HOT.iter().all(|sql| builds_temporary_btrees(&conn, sql)));
+    run(&mut conn, &path).unwrap();
+    for sql in HOT {
+        assert!(!builds_temporary_btrees(&conn, sql), "{sql}");
+    }
+}
