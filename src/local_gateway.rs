@@ -58,8 +58,13 @@ pub struct LocalGateway {
 
 impl LocalGateway {
     /// Starts on 127.0.0.1:0. `api_key` is Evolution's `apikey`; `token` the Cloud bearer.
+    ///
+    /// The gateway serves from a thread and runtime of its own, as the real one is a process
+    /// of its own: on the caller's runtime its work would be charged to Frontdesk's async
+    /// workers, which `frontdesk bench` measures.
     pub async fn start(api_key: &str, token: &str) -> std::io::Result<LocalGateway> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (events, _) = broadcast::channel(65_536);
         let inner = Arc::new(Inner {
@@ -79,11 +84,21 @@ impl LocalGateway {
             .with_state(inner.clone());
         let shutdown = tokio_util::sync::CancellationToken::new();
         let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("local-gateway".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await;
+                });
+            })?;
         Ok(LocalGateway {
             addr,
             inner,
