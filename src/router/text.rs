@@ -87,9 +87,16 @@ fn ends_clause(c: char) -> bool {
 
 /// Normalises `text`, telling `word_start` at the start of each word whether a clause mark
 /// stands between it and the word before.
+///
+/// A letter typed three times or more in a row is one letter: chat stretches words
+/// ("graciasss", "спасибооо", "holaaa", "nooo"), and no word of the packs' languages has a
+/// letter three times running. A letter typed twice stays twice ("класс", "good"), so a
+/// stretched "goooood" reads "god": the rarer miss, and it only fails to match.
 fn scan(text: &str, word_start: &mut dyn FnMut(bool)) -> String {
     let mut out = String::with_capacity(text.len());
     let (mut pending_space, mut pending_clause) = (false, false);
+    // The letter the current run repeats, and how many times it has been typed.
+    let (mut run, mut run_len) = ('\0', 0usize);
     for c in text.chars().flat_map(char::to_lowercase) {
         if is_combining(c) {
             if c == '\u{306}' && out.ends_with('и') {
@@ -106,8 +113,17 @@ fn scan(text: &str, word_start: &mut dyn FnMut(bool)) -> String {
             if pending_space && !out.is_empty() {
                 out.push(' ');
             }
+            let continues = !pending_space && c == run && c.is_alphabetic();
             (pending_space, pending_clause) = (false, false);
-            out.push(c);
+            run_len = if continues { run_len + 1 } else { 1 };
+            run = c;
+            match run_len {
+                3 => {
+                    out.pop();
+                }
+                4.. => {}
+                _ => out.push(c),
+            }
         } else {
             pending_space = true;
             pending_clause |= ends_clause(c);
@@ -161,6 +177,21 @@ mod tests {
         );
         assert_eq!(normalize("¿Cuánto cuesta?"), "cuanto cuesta");
         assert_eq!(normalize("x-ray, 3D-снимок"), "x ray 3d снимок");
+    }
+
+    #[test]
+    fn a_letter_stretched_three_times_or_more_is_one_letter_and_doubles_stay() {
+        assert_eq!(
+            normalize("Graciasss!! Спасибооо, holaaa, NOOO, приииивет"),
+            "gracias спасибо hola no привет"
+        );
+        assert_eq!(
+            normalize("класс good cool ссылка"),
+            "класс good cool ссылка"
+        );
+        assert_eq!(normalize("aaa a-a-a"), "a a a a");
+        // Digits are not letters: a price keeps its zeros.
+        assert_eq!(normalize("1000 ₽, 4500"), "1000 4500");
     }
 
     #[test]

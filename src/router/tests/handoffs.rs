@@ -342,6 +342,11 @@ fn a_service_named_beside_news_thanks_or_a_worry_is_not_answered_with_its_price(
         ("Hola doctor", Route::Greeting),
         ("Здраствуйте", Route::Greeting),
         ("Спосибо", Route::Thanks),
+        // Stretched letters, as chat types them.
+        ("Graciasss!!", Route::Thanks),
+        ("спасибооо", Route::Thanks),
+        ("holaaa", Route::Greeting),
+        ("приииивет", Route::Greeting),
     ] {
         assert_eq!(answer(text).route, route, "{text}");
     }

@@ -26,6 +26,7 @@ fn every_russian_way_of_asking_for_a_filling_lists_both_fillings_with_prices() {
         "цена на пломбы",
         "сколько стоит пломбы",
         "сколко стоит пломаб",
+        "сколькоооо стоит пломбаааа??",
     ] {
         assert_lists_both_fillings(
             text,
