@@ -3,7 +3,8 @@
 //! never between. A database newer than this binary is refused, never touched.
 
 use super::DbError;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
+use std::collections::HashSet;
 use std::path::Path;
 
 pub struct Migration {
@@ -98,10 +99,15 @@ fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<Vec<i64>, D
             rebuild_mode(conn, true).map_err(fail)?;
         }
         let outcome = apply(conn, m);
-        if m.rebuilds_tables {
-            rebuild_mode(conn, false).map_err(fail)?;
-        }
-        match outcome.map_err(fail)? {
+        // The migration's own error, if any, is the one to report.
+        let restored = if m.rebuilds_tables {
+            rebuild_mode(conn, false)
+        } else {
+            Ok(())
+        };
+        let outcome = outcome.map_err(fail)?;
+        restored.map_err(fail)?;
+        match outcome {
             Applied::Now => {
                 tracing::info!(version = m.version, name = m.name, "database migrated");
                 applied.push(m.version);
@@ -130,23 +136,24 @@ enum Applied {
 }
 
 /// One migration and its `user_version` bump, in one transaction. A migration that rebuilt
-/// tables with foreign keys off must leave every reference intact: checked before commit.
+/// tables with foreign keys off must leave every reference as it found it: checked before
+/// commit. (Only new dangling references count: one the database already had, written with
+/// foreign keys off by some other tool, is not the migration's to refuse.)
 fn apply(conn: &mut Connection, m: &Migration) -> rusqlite::Result<Applied> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version >= m.version {
         return Ok(Applied::Already(version));
     }
+    let dangling_before = if m.rebuilds_tables {
+        dangling_references(&tx)?
+    } else {
+        HashSet::new()
+    };
     tx.execute_batch(m.sql)?;
     if m.rebuilds_tables {
-        let broken: Option<String> = tx
-            .query_row(
-                "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(table) = broken {
+        let after = dangling_references(&tx)?;
+        if let Some((table, ..)) = after.difference(&dangling_before).next() {
             return Err(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
                 Some(format!("a row of {table} lost the row it refers to")),
@@ -156,6 +163,16 @@ fn apply(conn: &mut Connection, m: &Migration) -> rusqlite::Result<Applied> {
     tx.pragma_update(None, "user_version", m.version)?;
     tx.commit()?;
     Ok(Applied::Now)
+}
+
+/// Rows whose foreign key names no row: (table, rowid, parent table, which key).
+type Dangling = (String, Option<i64>, String, i64);
+
+fn dangling_references(c: &Connection) -> rusqlite::Result<HashSet<Dangling>> {
+    let mut stmt =
+        c.prepare("SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect()
 }
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ fn v6_database(dir: &tempfile::TempDir) -> (Connection, std::path::PathBuf) {
              chat_sealed, created_at, updated_at)
              VALUES ('s1', 'c1', 'k1', 'evolution', 'i', x'02', 't', 't');
          INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction,
+             author, provider, instance, kind, status, created_at, updated_at)
+             VALUES ('m0', 'c1', 's1', 'k1', 'inbound', 'patient', 'evolution', 'i', 'text',
+                 'received', 't0', 't0');
+         INSERT INTO whatsapp_messages (id, clinic_id, session_id, contact_id, direction,
              author, provider, instance, provider_message_id, kind, body_sealed, status,
              sent_at, created_at, updated_at)
              VALUES ('m1', 'c1', 's1', 'k1', 'inbound', 'patient', 'evolution', 'i', 'G1',
@@ -63,6 +67,8 @@ fn v6_database(dir: &tempfile::TempDir) -> (Connection, std::path::PathBuf) {
          INSERT INTO send_outbox (id, message_id, status, attempts, next_attempt_at,
              last_error, created_at, updated_at)
              VALUES ('o1', 'm2', 'failed', 3, 't', 'timeout', 't', 't');
+         -- Rowids with a gap: a copy that renumbered them would show.
+         DELETE FROM whatsapp_messages WHERE id = 'm0';
          UPDATE sync_outbox SET status = 'synced', settled_at_ms = 7 WHERE seq = 2;
          DELETE FROM sync_outbox WHERE seq = 3;",
     )
@@ -110,6 +116,22 @@ fn shape(c: &Connection) -> Vec<String> {
                 strings(c, &format!("SELECT * FROM pragma_{pragma}('{table}')"))
                     .into_iter()
                     .map(|row| format!("{table} {pragma}: {row}")),
+            );
+        }
+        // The columns of every index, the automatic ones of UNIQUE and PRIMARY KEY included.
+        let mut stmt = c
+            .prepare(&format!("SELECT name FROM pragma_index_list('{table}')"))
+            .unwrap();
+        let indexes: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for index in indexes {
+            out.extend(
+                strings(c, &format!("SELECT * FROM pragma_index_xinfo('{index}')"))
+                    .into_iter()
+                    .map(|row| format!("{table} {index}: {row}")),
             );
         }
     }
@@ -167,6 +189,10 @@ fn after_migration_7_the_same_values_are_refused_and_triggers_still_fire() {
         "UPDATE followups SET cancel_on_reply = 2 WHERE id = 'f1'",
         "UPDATE send_outbox SET status = 'sent' WHERE id = 'o1'",
         "UPDATE sync_outbox SET status = 'lost' WHERE seq = 1",
+        "UPDATE sync_outbox SET status = 'quarantine' WHERE seq = 1",
+        "UPDATE followups SET status = 'Expired' WHERE id = 'f1'",
+        "UPDATE followups SET context = '{' WHERE id = 'f1'",
+        "UPDATE whatsapp_messages SET direction = 'sideways' WHERE id = 'm1'",
         // Foreign keys are enforced again: no message of a session that does not exist.
         "UPDATE whatsapp_messages SET session_id = 'nope' WHERE id = 'm1'",
     ];
@@ -223,4 +249,119 @@ fn after_migration_7_the_message_path_builds_no_temporary_btree_for_checks() {
     for sql in HOT {
         assert!(!builds_temporary_btrees(&conn, sql), "{sql}");
     }
+}
+
+#[test]
+fn after_migration_7_every_allowed_value_is_still_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, path) = v6_database(&dir);
+    run(&mut conn, &path).unwrap();
+    let allowed: [(&str, &str, &str, &[&str]); 8] = [
+        (
+            "whatsapp_messages",
+            "author",
+            "id = 'm1'",
+            &["patient", "bot", "staff"],
+        ),
+        (
+            "whatsapp_messages",
+            "direction",
+            "id = 'm1'",
+            &["inbound", "outbound"],
+        ),
+        (
+            "whatsapp_messages",
+            "provider",
+            "id = 'm1'",
+            &["evolution", "cloud"],
+        ),
+        (
+            "followups",
+            "status",
+            "id = 'f1'",
+            &["scheduled", "sent", "cancelled", "expired", "failed"],
+        ),
+        (
+            "followups",
+            "source",
+            "id = 'f1'",
+            &["llm", "staff", "rule"],
+        ),
+        (
+            "send_outbox",
+            "status",
+            "id = 'o1'",
+            &["pending", "done", "failed"],
+        ),
+        (
+            "sync_outbox",
+            "status",
+            "seq = 1",
+            &["pending", "synced", "quarantined", "requeued"],
+        ),
+        ("followups", "cancel_on_reply", "id = 'f1'", &["1", "0"]),
+    ];
+    for (table, column, row, values) in allowed {
+        for value in values {
+            let sql = format!("UPDATE {table} SET {column} = ?1 WHERE {row}");
+            let changed = if column == "cancel_on_reply" {
+                conn.execute(&sql, [value.parse::<i64>().unwrap()])
+            } else {
+                conn.execute(&sql, [value])
+            };
+            assert_eq!(changed.unwrap(), 1, "{table}.{column} = {value}");
+        }
+    }
+}
+
+#[test]
+fn a_reference_already_dangling_before_migration_7_does_not_stop_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, path) = v6_database(&dir);
+    // Written by some other tool with foreign keys off.
+    conn.pragma_update(None, "foreign_keys", false).unwrap();
+    conn.execute(
+        "INSERT INTO clinic_channels VALUES ('evolution', 'old', 'gone', 't', 't')",
+        [],
+    )
+    .unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    assert_eq!(run(&mut conn, &path).unwrap(), vec![7]);
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM clinic_channels WHERE clinic_id = 'gone'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1);
+}
+
+#[test]
+fn a_failed_migration_7_leaves_version_6_its_rows_and_the_connection_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut conn, path) = v6_database(&dir);
+    let before: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    let shape_before = shape(&conn);
+    // The name the rebuild needs is taken, so its first statement fails.
+    conn.execute_batch("CREATE TABLE followups_new (x)")
+        .unwrap();
+    let err = run(&mut conn, &path).unwrap_err();
+    assert!(
+        matches!(err, DbError::Migration { version: 7, .. }),
+        "{err}"
+    );
+    conn.execute_batch("DROP TABLE followups_new").unwrap();
+    assert_eq!(current(&conn).unwrap(), 6);
+    let after: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    assert_eq!(after, before);
+    assert_eq!(shape(&conn), shape_before);
+    let (fk, legacy): (i64, i64) = (
+        conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap(),
+        conn.pragma_query_value(None, "legacy_alter_table", |r| r.get(0))
+            .unwrap(),
+    );
+    assert_eq!((fk, legacy), (1, 0));
+    assert!(conn.is_autocommit(), "no transaction left open");
 }
