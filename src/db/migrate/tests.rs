@@ -138,6 +138,12 @@ fn shape(c: &Connection) -> Vec<String> {
     out
 }
 
+/// `foreign_keys` and `legacy_alter_table`, which a rebuild changes and must restore.
+fn rebuild_pragmas(c: &Connection) -> (i64, i64) {
+    let get = |name| c.pragma_query_value(None, name, |r| r.get(0)).unwrap();
+    (get("foreign_keys"), get("legacy_alter_table"))
+}
+
 fn builds_temporary_btrees(c: &Connection, sql: &str) -> bool {
     strings(c, &format!("EXPLAIN {sql}"))
         .iter()
@@ -163,14 +169,8 @@ fn migration_7_keeps_every_row_index_trigger_and_reference() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
-    let (fk, legacy): (i64, i64) = (
-        conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))
-            .unwrap(),
-        conn.pragma_query_value(None, "legacy_alter_table", |r| r.get(0))
-            .unwrap(),
-    );
     assert_eq!(
-        (fk, legacy),
+        rebuild_pragmas(&conn),
         (1, 0),
         "the connection is left as it was found"
     );
@@ -356,12 +356,6 @@ fn a_failed_migration_7_leaves_version_6_its_rows_and_the_connection_as_they_wer
     let after: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
     assert_eq!(after, before);
     assert_eq!(shape(&conn), shape_before);
-    let (fk, legacy): (i64, i64) = (
-        conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))
-            .unwrap(),
-        conn.pragma_query_value(None, "legacy_alter_table", |r| r.get(0))
-            .unwrap(),
-    );
-    assert_eq!((fk, legacy), (1, 0));
+    assert_eq!(rebuild_pragmas(&conn), (1, 0));
     assert!(conn.is_autocommit(), "no transaction left open");
 }
