@@ -87,6 +87,11 @@ fn rows(c: &Connection, table: &str) -> Vec<Vec<Value>> {
         .unwrap()
 }
 
+/// The rows of every rebuilt table, in `REBUILT` order.
+fn rebuilt_rows(c: &Connection) -> Vec<Vec<Vec<Value>>> {
+    REBUILT.iter().map(|t| rows(c, t)).collect()
+}
+
 fn strings(c: &Connection, sql: &str) -> Vec<String> {
     let mut stmt = c.prepare(sql).unwrap();
     let n = stmt.column_count();
@@ -154,12 +159,12 @@ fn builds_temporary_btrees(c: &Connection, sql: &str) -> bool {
 fn migration_7_keeps_every_row_index_trigger_and_reference() {
     let dir = tempfile::tempdir().unwrap();
     let (mut conn, path) = v6_database(&dir);
-    let before: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    let before = rebuilt_rows(&conn);
     let shape_before = shape(&conn);
 
     assert_eq!(run(&mut conn, &path).unwrap(), vec![7]);
 
-    let after: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    let after = rebuilt_rows(&conn);
     assert_eq!(
         after, before,
         "rows (and rowids, sync seqs) copied as they were"
@@ -341,7 +346,7 @@ fn a_reference_already_dangling_before_migration_7_does_not_stop_it() {
 fn a_failed_migration_7_leaves_version_6_its_rows_and_the_connection_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
     let (mut conn, path) = v6_database(&dir);
-    let before: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    let before = rebuilt_rows(&conn);
     let shape_before = shape(&conn);
     // The name the rebuild needs is taken, so its first statement fails.
     conn.execute_batch("CREATE TABLE followups_new (x)")
@@ -353,7 +358,7 @@ fn a_failed_migration_7_leaves_version_6_its_rows_and_the_connection_as_they_wer
     );
     conn.execute_batch("DROP TABLE followups_new").unwrap();
     assert_eq!(current(&conn).unwrap(), 6);
-    let after: Vec<_> = REBUILT.iter().map(|t| rows(&conn, t)).collect();
+    let after = rebuilt_rows(&conn);
     assert_eq!(after, before);
     assert_eq!(shape(&conn), shape_before);
     assert_eq!(rebuild_pragmas(&conn), (1, 0));
