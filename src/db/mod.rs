@@ -158,9 +158,13 @@ impl Db {
                 configure(c)?;
                 c.pragma_update(None, "query_only", true)
             });
+        // No `SELECT 1` on every checkout (r2d2's default): a connection to a local file does
+        // not go stale the way a network connection does, and a failing read reports its own
+        // error. The check cost a parse and a read transaction of its own on every read.
         let pool = r2d2::Pool::builder()
             .max_size(READ_POOL_SIZE)
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .build(manager)?;
         Ok(Db {
             inner: Arc::new(Inner {
