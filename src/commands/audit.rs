@@ -3,7 +3,6 @@
 use super::Failure;
 use crate::config::Config;
 use crate::crypto::Keys;
-use crate::db::Db;
 use crate::services::audit;
 
 /// Exit code for a broken audit chain, distinct from configuration errors.
@@ -11,7 +10,7 @@ const EX_AUDIT_BROKEN: u8 = 2;
 
 pub async fn verify(config: Config) -> Result<(), Failure> {
     let mac = Keys::load_audit(&config.keys).map_err(Failure::config)?;
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     let outcome = db.read(move |c| audit::verify(c, &mac)).await;
     db.close().await?;
     match outcome? {

@@ -4,7 +4,6 @@
 
 use super::Failure;
 use crate::config::Config;
-use crate::db::Db;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ pub async fn run(config: Config, to: &Path) -> Result<(), Failure> {
     if to.exists() {
         return Err(exists());
     }
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     // Written under a temporary name that is private from its first byte (SQLite gives its
     // journal the same mode), then linked into place, which never replaces a file (renamed
     // where the file system has no links): `to` is never readable by others nor left

@@ -33,7 +33,7 @@ fn usage(message: impl std::fmt::Display) -> Failure {
 /// Keys and database, with the keys checked against the database they will seal data for.
 async fn open(config: &Config) -> Result<(std::sync::Arc<Keys>, Db), Failure> {
     let keys = std::sync::Arc::new(Keys::load(&config.keys).map_err(Failure::config)?);
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(config)?;
     let k = keys.clone();
     db.read(move |c| crate::services::keys::check(c, &k))
         .await

@@ -53,7 +53,9 @@ pub async fn initialise(config: &Config) -> Result<InitReport, Failure> {
     create_private_dir(&config.keys_dir()).map_err(Failure::config)?;
     let db_path = config.db_path();
     let db_existed = db_path.exists();
+    let migrating = super::migration_lock(config)?;
     let db = Db::open(&db_path).map_err(Failure::config)?;
+    drop(migrating);
 
     let bound = db.read(key_binding::bound_keys).await?;
     let report = generate_missing(&config.keys, |name| {

@@ -5,14 +5,13 @@ use super::Failure;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, KeyName, KeySource};
 use crate::crypto::Keys;
-use crate::db::Db;
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::keys as key_binding;
 use std::sync::Arc;
 
 pub async fn check(config: Config) -> Result<(), Failure> {
     let keys = Arc::new(Keys::load(&config.keys).map_err(Failure::config)?);
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     let k = keys.clone();
     db.read(move |c| key_binding::check(c, &k).map_err(Failure::config))
         .await?;

@@ -3,10 +3,10 @@
 
 use super::Failure;
 use crate::config::Config;
-use crate::db::{Db, llm_models};
+use crate::db::llm_models;
 
 pub async fn models(config: Config) -> Result<(), Failure> {
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     let rows = db.read(llm_models::list_models).await?;
     db.close().await?;
     if rows.is_empty() {

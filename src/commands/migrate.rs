@@ -6,6 +6,7 @@ use crate::db::{Db, DbError, migrate};
 
 pub async fn run(config: Config) -> Result<(), Failure> {
     let path = config.db_path();
+    let _migrating = super::migration_lock(&config)?;
     let db = Db::open_existing(&path).map_err(|e| match e {
         DbError::TooNew { .. } | DbError::Missing(_) => Failure::config(e),
         other => Failure::from(other),

@@ -15,6 +15,8 @@ mod restore;
 mod sandbox;
 mod serve;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 use crate::cli::{
     AuditCommand, Command, FollowupsCommand, KeysCommand, LlmCommand, PricesCommand, SyncCommand,
@@ -63,6 +65,38 @@ impl Failure {
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(error: E) -> Self {
         Self::new(1, error)
+    }
+}
+
+/// Opens the database for an admin command (see [`migration_lock`]).
+pub(crate) fn open_db(config: &Config) -> Result<crate::db::Db, Failure> {
+    let _migrating = migration_lock(config)?;
+    crate::db::Db::open_existing(&config.db_path()).map_err(Failure::config)
+}
+
+/// Admin commands run beside the server: reads and ordinary writes are safe there (SQLite's
+/// own locking orders them), a schema change is not. A newer binary's command would migrate
+/// the database under an older server still running, whose next writes would then fail. So a
+/// command that finds migrations pending first takes the data dir, as `serve` does, and holds
+/// it while the database is opened (and migrated); with the server running it refuses and
+/// says so, leaving the database as it was. Without pending migrations nothing is locked.
+pub(crate) fn migration_lock(
+    config: &Config,
+) -> Result<Option<crate::data_lock::DataDirLock>, Failure> {
+    let path = config.db_path();
+    let version = crate::db::Db::schema_version(&path).map_err(Failure::config)?;
+    let latest = crate::db::migrate::latest();
+    if !path.exists() || version >= latest {
+        return Ok(None);
+    }
+    match crate::data_lock::DataDirLock::acquire(&config.data_dir) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e) => Err(Failure::config(anyhow::anyhow!(
+            "{} is at schema version {version} and this frontdesk would migrate it to \
+             {latest}, which cannot happen under a running server: {e}; or restart the \
+             service on this binary, which migrates the database as it starts",
+            path.display()
+        ))),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::Keys;
 use crate::db::prices::{NewService, ReplaceSummary};
-use crate::db::{Db, DbError, prices};
+use crate::db::{DbError, prices};
 use crate::domain::money::format_price;
 use crate::domain::time;
 use crate::services::audit::{self, AuditEvent};
@@ -43,7 +43,7 @@ pub async fn import_rows(
     actor: &'static str,
 ) -> Result<ReplaceSummary, Failure> {
     let keys = Keys::load(&config.keys).map_err(Failure::config)?;
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(config)?;
     let now = SystemClock.now();
     let n = rows.len();
     let config = config.clone();
@@ -63,7 +63,7 @@ pub async fn import_rows(
 }
 
 pub async fn list(config: Config) -> Result<(), Failure> {
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     let language = config.clinic.default_language.clone();
     let rows = db.read(prices::list_active_services).await?;
     db.close().await?;

@@ -7,12 +7,12 @@ use super::Failure;
 use crate::clients::postgres::PostgresClient;
 use crate::config::{Config, SyncTargetConfig};
 use crate::db::central::central_sql;
-use crate::db::{Db, DbError, sync};
+use crate::db::{DbError, sync};
 use crate::jobs::sync::monitor::now_ms;
 use serde_json::{Value, json};
 
 pub async fn status(config: Config, as_json: bool) -> Result<(), Failure> {
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     let read = db
         .read(|c| {
             Ok::<_, DbError>((
@@ -161,7 +161,7 @@ pub async fn schema(config: Config, apply: bool) -> Result<(), Failure> {
 }
 
 pub async fn requeue(config: Config) -> Result<(), Failure> {
-    let db = Db::open_existing(&config.db_path()).map_err(Failure::config)?;
+    let db = super::open_db(&config)?;
     let n = db.write(|c| sync::requeue_quarantined(c, now_ms())).await;
     db.close().await?;
     println!("{} quarantined rows queued again", n?);

@@ -76,7 +76,7 @@ pub fn run(conn: &mut Connection, path: &Path) -> Result<Vec<i64>, DbError> {
 }
 
 /// Applies the migrations the database has not seen, up to `target`.
-fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<Vec<i64>, DbError> {
+pub(crate) fn run_to(conn: &mut Connection, path: &Path, target: i64) -> Result<Vec<i64>, DbError> {
     let mut version = current(conn)?;
     if version > latest() {
         return Err(DbError::TooNew {

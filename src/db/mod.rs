@@ -36,7 +36,7 @@ pub type ReadPool = r2d2::Pool<SqliteConnectionManager>;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 8;
 /// "FDES": marks the file as Frontdesk's, so another application's database is refused.
-const APPLICATION_ID: i64 = 0x4644_4553;
+pub(crate) const APPLICATION_ID: i64 = 0x4644_4553;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -129,6 +129,20 @@ impl Db {
                 })?;
         }
         Self::open_inner(path)
+    }
+
+    /// The schema version of the database at `path`, read without changing anything; 0 when
+    /// there is no database there yet.
+    pub fn schema_version(path: &Path) -> Result<i64, DbError> {
+        if !path.is_file() {
+            return Ok(0);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        migrate::current(&conn)
     }
 
     /// Opens a database that must already exist (for commands that only inspect it).
