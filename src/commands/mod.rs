@@ -91,12 +91,17 @@ pub(crate) fn migration_lock(
     }
     match crate::data_lock::DataDirLock::acquire(&config.data_dir) {
         Ok(lock) => Ok(Some(lock)),
-        Err(e) => Err(Failure::config(anyhow::anyhow!(
-            "{} is at schema version {version} and this frontdesk would migrate it to \
-             {latest}, which cannot happen under a running server: {e}; or restart the \
-             service on this binary, which migrates the database as it starts",
-            path.display()
-        ))),
+        Err(crate::data_lock::LockError::Busy { holder, .. }) => {
+            Err(Failure::config(anyhow::anyhow!(
+                "{} is at schema version {version} and this frontdesk would upgrade it to \
+                 {latest}, but the running service ({holder}) is an older version; nothing \
+                 was changed. Install this binary as the service's and restart the service \
+                 (sudo systemctl restart frontdesk), which upgrades the database as it \
+                 starts, then run this again",
+                path.display()
+            )))
+        }
+        Err(e) => Err(Failure::config(e)),
     }
 }
 

@@ -33,7 +33,7 @@ fn a_command_needing_a_migration_refuses_while_the_server_runs_and_changes_nothi
     assert_eq!(refused.code, EX_CONFIG);
     let message = refused.message();
     assert!(message.contains("schema version 6"), "{message}");
-    assert!(message.contains("stop it first"), "{message}");
+    assert!(message.contains("nothing was changed"), "{message}");
     assert_eq!(Db::schema_version(&config.db_path()).unwrap(), 6);
 
     drop(server);
