@@ -77,6 +77,11 @@ pub struct App {
     _data_dir: crate::data_lock::DataDirLock,
 }
 
+/// How long a starting server waits for an admin command holding the data dir (a restore, or
+/// a newer binary's command upgrading the database) before giving up. A restore or upgrade
+/// takes seconds per 100,000 messages; systemd allows the start 15 minutes.
+const WAIT_FOR_A_COMMAND: Duration = Duration::from_secs(10 * 60);
+
 /// How long a clinic-channel mapping is trusted before it is looked up again.
 const CLINIC_MAP_TTL: Duration = Duration::from_secs(20 * 60);
 
@@ -86,7 +91,18 @@ impl App {
         let started = Instant::now();
         let keys = Arc::new(Keys::load(&config.keys)?);
         create_private_dir(&config.data_dir)?;
-        let data_dir = crate::data_lock::DataDirLock::acquire(&config.data_dir)?;
+        let data_dir = crate::data_lock::DataDirLock::acquire_for_server(
+            &config.data_dir,
+            WAIT_FOR_A_COMMAND,
+            |holder| {
+                tracing::warn!(
+                    %holder,
+                    "another frontdesk process is using the data dir; waiting for it to \
+                     finish before starting"
+                );
+            },
+        )
+        .await?;
         // The language packs and what refers to them are checked before anything is written:
         // a clinic language no pack speaks would otherwise answer every patient in English.
         let router = Arc::new(Router::load(config.languages_dir().as_deref())?);

@@ -3,21 +3,95 @@
 //! each run a sender and deliver every queued reply twice; a restore under a running server
 //! would be overwritten by its next write. The kernel releases the lock when the process
 //! ends, however it ends, so a crash never leaves a stale lock behind.
+//!
+//! The lock file names its holder: `<pid> <use>`. A server starting while an admin command
+//! holds the data dir (a restore, or a newer binary's command upgrading the database) waits
+//! for it to finish rather than failing: systemd does not restart a service that exits with
+//! EX_CONFIG, so a `systemctl start` during a long restore would otherwise leave the clinic
+//! without its front desk. Against another server it fails at once, as before.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const LOCK_FILE: &str = "frontdesk.lock";
 
+/// What a process holds the data dir for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// `serve`: for as long as it runs.
+    Serve,
+    /// `restore`: while it puts a backup in place.
+    Restore,
+    /// An admin command upgrading the database's schema, while it migrates.
+    Upgrade,
+}
+
+impl Use {
+    fn as_str(self) -> &'static str {
+        match self {
+            Use::Serve => "serve",
+            Use::Restore => "restore",
+            Use::Upgrade => "upgrade",
+        }
+    }
+
+    /// Files written before the lock named its use (servers and restores of earlier
+    /// releases) count as a server: the one holder worth not waiting for.
+    fn parse(s: &str) -> Use {
+        match s {
+            "restore" => Use::Restore,
+            "upgrade" => Use::Upgrade,
+            _ => Use::Serve,
+        }
+    }
+}
+
+/// Who holds the data dir, as its lock file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    pub using: Use,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pid {
+            Some(pid) => write!(f, "pid {pid}")?,
+            None => write!(f, "pid unknown")?,
+        }
+        match self.using {
+            Use::Serve => Ok(()),
+            Use::Restore => write!(f, ", frontdesk restore"),
+            Use::Upgrade => write!(f, ", a frontdesk command upgrading the database"),
+        }
+    }
+}
+
+impl Holder {
+    fn advice(&self) -> &'static str {
+        match self.using {
+            Use::Serve => "stop it first (on an installed server: sudo systemctl stop frontdesk)",
+            Use::Restore | Use::Upgrade => "wait for it to finish, then run this again",
+        }
+    }
+
+    fn read(path: &Path) -> Holder {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut words = text.split_whitespace();
+        Holder {
+            pid: words.next().and_then(|w| w.parse().ok()),
+            using: Use::parse(words.next().unwrap_or_default()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error(
-        "another frontdesk process ({holder}) is using {dir}; stop it first \
-         (on an installed server: sudo systemctl stop frontdesk)"
-    )]
-    Busy { dir: PathBuf, holder: String },
+    #[error("another frontdesk process ({holder}) is using {dir}; {}", .holder.advice())]
+    Busy { dir: PathBuf, holder: Holder },
     #[error("cannot lock {path}: {source}")]
     Io {
         path: PathBuf,
@@ -32,8 +106,8 @@ pub struct DataDirLock {
 }
 
 impl DataDirLock {
-    /// Takes the data dir, or says who has it. Never waits.
-    pub fn acquire(data_dir: &Path) -> Result<DataDirLock, LockError> {
+    /// Takes the data dir for `using`, or says who has it. Never waits.
+    pub fn acquire(data_dir: &Path, using: Use) -> Result<DataDirLock, LockError> {
         let path = data_dir.join(LOCK_FILE);
         let io = |source| LockError::Io {
             path: path.clone(),
@@ -62,26 +136,49 @@ impl DataDirLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path)
-                    .ok()
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .map_or_else(|| "pid unknown".into(), |pid| format!("pid {pid}"));
                 return Err(LockError::Busy {
                     dir: data_dir.to_owned(),
-                    holder,
+                    holder: Holder::read(&path),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        // The holder's pid, for the message a second process prints.
+        // The holder's pid and use, for the message a second process prints and for a
+        // starting server to know whether to wait.
         if writable {
             file.set_len(0).map_err(io)?;
-            writeln!(file, "{}", std::process::id()).map_err(io)?;
+            writeln!(file, "{} {}", std::process::id(), using.as_str()).map_err(io)?;
         }
         Ok(DataDirLock { _file: file })
     }
+
+    /// Takes the data dir for a server. An admin command holding it is waited for, up to
+    /// `patience` (`waiting` is told who, once); another server is refused at once.
+    pub async fn acquire_for_server(
+        data_dir: &Path,
+        patience: Duration,
+        waiting: impl FnOnce(&Holder),
+    ) -> Result<DataDirLock, LockError> {
+        let give_up = Instant::now() + patience;
+        let mut waiting = Some(waiting);
+        loop {
+            match DataDirLock::acquire(data_dir, Use::Serve) {
+                Err(LockError::Busy { holder, .. })
+                    if holder.using != Use::Serve && Instant::now() < give_up =>
+                {
+                    if let Some(tell) = waiting.take() {
+                        tell(&holder);
+                    }
+                    tokio::time::sleep(RETRY).await;
+                }
+                done => return done,
+            }
+        }
+    }
 }
+
+/// How often a waiting server tries the lock again.
+const RETRY: Duration = Duration::from_millis(200);
 
 /// Gives `path` to the owner of `data_dir` unless it has it already: a file root makes on an
 /// installed server (`restore`, or this lock) must still belong to the service user.
@@ -102,14 +199,91 @@ mod tests {
     #[test]
     fn a_second_holder_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let first = DataDirLock::acquire(dir.path()).unwrap();
-        let err = DataDirLock::acquire(dir.path()).unwrap_err().to_string();
+        let first = DataDirLock::acquire(dir.path(), Use::Serve).unwrap();
+        let err = DataDirLock::acquire(dir.path(), Use::Restore)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
         assert!(err.contains("systemctl stop frontdesk"), "{err}");
         drop(first);
-        DataDirLock::acquire(dir.path()).unwrap();
+        DataDirLock::acquire(dir.path(), Use::Serve).unwrap();
+    }
+
+    #[test]
+    fn a_command_holding_the_data_dir_is_named_and_asks_to_be_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let _restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
+        let err = DataDirLock::acquire(dir.path(), Use::Upgrade)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("frontdesk restore"), "{err}");
+        assert!(err.contains("wait for it to finish"), "{err}");
+        assert!(!err.contains("systemctl stop"), "{err}");
+    }
+
+    #[test]
+    fn a_lock_file_of_an_earlier_release_names_a_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        std::fs::write(&path, "4242\n").unwrap();
+        assert_eq!(
+            Holder::read(&path),
+            Holder {
+                pid: Some(4242),
+                using: Use::Serve
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_starting_server_waits_for_a_command_but_not_for_another_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let upgrade = DataDirLock::acquire(dir.path(), Use::Upgrade).unwrap();
+        let path = dir.path().to_owned();
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let t = told.clone();
+        let server = tokio::spawn(async move {
+            DataDirLock::acquire_for_server(&path, Duration::from_secs(600), move |h| {
+                t.lock().unwrap().push(h.clone())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(!server.is_finished(), "the server did not wait");
+        drop(upgrade);
+        let server = server
+            .await
+            .unwrap()
+            .expect("the server takes the data dir");
+        assert_eq!(
+            told.lock().unwrap().as_slice(),
+            [Holder {
+                pid: Some(std::process::id()),
+                using: Use::Upgrade
+            }],
+            "told once, about the command"
+        );
+
+        // Against that server, a second one gives up at once.
+        let refused = DataDirLock::acquire_for_server(dir.path(), Duration::from_secs(600), |_| {
+            panic!("waited for a server")
+        })
+        .await
+        .unwrap_err();
+        assert!(refused.to_string().contains("systemctl stop"), "{refused}");
+        drop(server);
+    }
+
+    #[tokio::test]
+    async fn a_server_stops_waiting_after_its_patience() {
+        let dir = tempfile::tempdir().unwrap();
+        let _restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
+        let err = DataDirLock::acquire_for_server(dir.path(), Duration::from_millis(500), |_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LockError::Busy { .. }), "{err}");
     }
 }

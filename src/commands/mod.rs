@@ -89,9 +89,10 @@ pub(crate) fn migration_lock(
     if !path.exists() || version >= latest {
         return Ok(None);
     }
-    match crate::data_lock::DataDirLock::acquire(&config.data_dir) {
+    use crate::data_lock::{DataDirLock, LockError, Use};
+    match DataDirLock::acquire(&config.data_dir, Use::Upgrade) {
         Ok(lock) => Ok(Some(lock)),
-        Err(crate::data_lock::LockError::Busy { holder, .. }) => {
+        Err(LockError::Busy { holder, .. }) if holder.using == Use::Serve => {
             Err(Failure::config(anyhow::anyhow!(
                 "{} is at schema version {version} and this frontdesk would upgrade it to \
                  {latest}, but the running service ({holder}) is an older version; nothing \

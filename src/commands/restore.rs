@@ -8,7 +8,7 @@ use super::Failure;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, KeyName};
 use crate::crypto::Keys;
-use crate::data_lock::{DataDirLock, give_to_data_dir_owner};
+use crate::data_lock::{DataDirLock, Use, give_to_data_dir_owner};
 use crate::db::{Db, DbError, meta, rusqlite};
 use crate::services::audit::{self, AuditEvent, action};
 use crate::services::keys as key_binding;
@@ -28,7 +28,7 @@ pub async fn run(config: Config, from: &Path) -> Result<(), Failure> {
     }
     let keys = Arc::new(Keys::load(&config.keys).map_err(Failure::config)?);
     crate::app::create_private_dir(&config.data_dir).map_err(Failure::config)?;
-    let _ours = DataDirLock::acquire(&config.data_dir).map_err(Failure::config)?;
+    let _ours = DataDirLock::acquire(&config.data_dir, Use::Restore).map_err(Failure::config)?;
 
     let live = config.db_path();
     let staged = sibling(&live, "restoring");

@@ -6,6 +6,7 @@ use crate::app::{App, StartupError};
 use crate::clients::postgres::PostgresSetupError;
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::data_lock::{LockError, Use};
 use crate::jobs::followups::FollowupJobError;
 use crate::shutdown::Shutdown;
 use std::sync::Arc;
@@ -17,7 +18,14 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         .map_err(|e| match e {
             // A start that cannot succeed until someone changes the configuration exits 78,
             // which the unit's RestartPreventExitStatus= keeps systemd from retrying every 5 s
-            // forever; other failures (a busy port, a full disk) may pass and are retried.
+            // forever; other failures (a busy port, a full disk) may pass and are retried. So
+            // may a restore or upgrade still running after the server's wait for it: the
+            // retry waits again, and the service comes up once the command is done.
+            StartupError::Locked(LockError::Busy { ref holder, .. })
+                if holder.using != Use::Serve =>
+            {
+                Failure::from(e)
+            }
             StartupError::Key(_)
             | StartupError::Bind(_)
             | StartupError::Locked(_)

@@ -197,3 +197,29 @@ async fn a_damaged_or_too_new_live_database_is_kept_aside_and_the_backup_restore
         assert!(!files_beside(&live).iter().any(|n| n.contains("restoring")));
     }
 }
+
+#[tokio::test]
+async fn a_server_started_while_a_restore_runs_waits_for_it_then_serves() {
+    use frontdesk::data_lock::{DataDirLock, Use};
+    let app = spawn_app().await;
+    app.ask("79990001122", "Сколько стоит пломба?").await;
+    let dir = app.shutdown().await;
+
+    let restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
+    let starting = tokio::spawn(crate::helpers::start_again(dir, |_| {}));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        !starting.is_finished(),
+        "the server started (or gave up) while a restore held its data dir"
+    );
+    drop(restore);
+    let app = starting
+        .await
+        .expect("the server starts once the restore is done");
+    assert!(
+        app.ask("79990003344", "Сколько стоит пломба?")
+            .await
+            .contains('₽')
+    );
+    app.shutdown().await;
+}
