@@ -162,11 +162,16 @@ impl GatewayClient {
             .await
             .map_err(transport_error)?;
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let bytes = response.bytes().await.unwrap_or_default();
+        if let 200 | 201 = status {
+            return Ok(Sent {
+                provider_message_id: serde_json::from_slice::<EvolutionSent>(&bytes)
+                    .ok()
+                    .and_then(|s| s.key?.id),
+            });
+        }
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         match status {
-            200 | 201 => Ok(Sent {
-                provider_message_id: body["key"]["id"].as_str().map(str::to_owned),
-            }),
             400 if not_on_whatsapp(&body) => {
                 Err(SendError::Permanent("recipient is not on WhatsApp".into()))
             }
@@ -217,12 +222,15 @@ impl GatewayClient {
             .await
             .map_err(transport_error)?;
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let bytes = response.bytes().await.unwrap_or_default();
         if (200..300).contains(&status) {
             return Ok(Sent {
-                provider_message_id: body["messages"][0]["id"].as_str().map(str::to_owned),
+                provider_message_id: serde_json::from_slice::<CloudSent>(&bytes)
+                    .ok()
+                    .and_then(|s| s.messages.into_iter().next()?.id),
             });
         }
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let code = body["error"]["code"].as_i64().unwrap_or(0);
         let title = match code {
             131026 => "recipient is not on WhatsApp or cannot receive messages",
@@ -246,6 +254,26 @@ impl GatewayClient {
             SendError::Permanent(message)
         })
     }
+}
+
+/// What a successful send's answer says that is kept: the message's id, which later status
+/// receipts name. Read into these types rather than a JSON tree, skipping the rest of the
+/// answer: this runs for every reply sent. Anything else there (or nothing) leaves the id
+/// unknown, and the send still counts as done.
+#[derive(serde::Deserialize)]
+struct EvolutionSent {
+    key: Option<MessageKey>,
+}
+
+#[derive(serde::Deserialize)]
+struct MessageKey {
+    id: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct CloudSent {
+    #[serde(default)]
+    messages: Vec<MessageKey>,
 }
 
 /// Evolution's "not on WhatsApp": `response.message` lists `{exists: false, ...}`.
