@@ -78,8 +78,18 @@ impl Holder {
         }
     }
 
+    /// The holder writes its line right after taking the lock; a file read in between is
+    /// empty, or holds a line not yet ended, and is read again for a moment rather than
+    /// taken for an older release's server (which a starting server would not wait for).
     fn read(path: &Path) -> Holder {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut text = String::new();
+        for _ in 0..20 {
+            text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.ends_with('\n') {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let mut words = text.split_whitespace();
         Holder {
             pid: words.next().and_then(|w| w.parse().ok()),
@@ -147,7 +157,9 @@ impl DataDirLock {
         // starting server to know whether to wait.
         if writable {
             file.set_len(0).map_err(io)?;
-            writeln!(file, "{} {}", std::process::id(), using.as_str()).map_err(io)?;
+            // One write, so a reader sees the whole line or none of it.
+            let line = format!("{} {}\n", std::process::id(), using.as_str());
+            file.write_all(line.as_bytes()).map_err(io)?;
         }
         Ok(DataDirLock { _file: file })
     }
@@ -236,6 +248,22 @@ mod tests {
                 using: Use::Serve
             }
         );
+    }
+
+    #[test]
+    fn a_holder_caught_before_it_wrote_its_line_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        std::fs::write(&path, "").unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                std::fs::write(&path, "4242 restore\n").unwrap();
+            })
+        };
+        assert_eq!(Holder::read(&path).using, Use::Restore);
+        writer.join().unwrap();
     }
 
     #[tokio::test]
