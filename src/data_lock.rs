@@ -165,7 +165,12 @@ impl DataDirLock {
     }
 
     /// Takes the data dir for a server. An admin command holding it is waited for, up to
-    /// `patience` (`waiting` is told who, once); another server is refused at once.
+    /// `patience` (`waiting` is told who, once); another server is refused.
+    ///
+    /// A server is believed on the second reading: a holder that has just taken the lock
+    /// has not yet replaced the line of the one before it, most often the server that just
+    /// stopped, and refusing then (exit 78, never retried by systemd) would leave the clinic
+    /// without its front desk.
     pub async fn acquire_for_server(
         data_dir: &Path,
         patience: Duration,
@@ -173,11 +178,19 @@ impl DataDirLock {
     ) -> Result<DataDirLock, LockError> {
         let give_up = Instant::now() + patience;
         let mut waiting = Some(waiting);
+        let mut servers_seen = 0;
         loop {
             match DataDirLock::acquire(data_dir, Use::Serve) {
                 Err(LockError::Busy { holder, .. })
+                    if holder.using == Use::Serve && servers_seen == 0 =>
+                {
+                    servers_seen += 1;
+                    tokio::time::sleep(RETRY).await;
+                }
+                Err(LockError::Busy { holder, .. })
                     if holder.using != Use::Serve && Instant::now() < give_up =>
                 {
+                    servers_seen = 0;
                     if let Some(tell) = waiting.take() {
                         tell(&holder);
                     }
@@ -250,6 +263,28 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_server_line_left_by_the_last_holder_is_read_twice_before_refusing() {
+        let dir = tempfile::tempdir().unwrap();
+        // A restore has just taken the lock; the stopped server's line is still there.
+        let restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        std::fs::write(&path, "4242 serve\n").unwrap();
+        let rewrite = {
+            let path = path.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(RETRY / 2).await;
+                std::fs::write(&path, format!("{} restore\n", std::process::id())).unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                drop(restore);
+            })
+        };
+        DataDirLock::acquire_for_server(dir.path(), Duration::from_secs(600), |_| {})
+            .await
+            .expect("waited for the restore instead of refusing");
+        rewrite.await.unwrap();
+    }
+
     #[test]
     fn a_holder_caught_before_it_wrote_its_line_is_read_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -309,9 +344,15 @@ mod tests {
     async fn a_server_stops_waiting_after_its_patience() {
         let dir = tempfile::tempdir().unwrap();
         let _restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
+        let started = Instant::now();
         let err = DataDirLock::acquire_for_server(dir.path(), Duration::from_millis(500), |_| {})
             .await
             .unwrap_err();
         assert!(matches!(err, LockError::Busy { .. }), "{err}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "gave up after {:?}",
+            started.elapsed()
+        );
     }
 }

@@ -414,3 +414,50 @@ fn a_second_server_on_the_same_data_dir_is_refused_naming_the_first() {
     kill(Pid::from_raw(again.id() as i32), Signal::SIGTERM).unwrap();
     assert!(again.wait().unwrap().success());
 }
+
+#[test]
+fn a_server_waiting_for_a_restore_says_so_and_stops_when_asked() {
+    use frontdesk::data_lock::{DataDirLock, Use};
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli::new(dir.path());
+    assert!(cli.run(&["init"]).status.success());
+    let restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
+    let mut server = cli
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the server logged that it waits for the restore");
+        assert!(!line.contains("listening on"), "started under a restore");
+        if line.contains("waiting for it to finish") {
+            assert!(line.contains("frontdesk restore"), "{line}");
+            break;
+        }
+    }
+    kill(Pid::from_raw(server.id() as i32), Signal::SIGTERM).unwrap();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > give_up {
+            server.kill().unwrap();
+            panic!("still waiting 5 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(restore);
+}
