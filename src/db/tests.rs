@@ -101,6 +101,33 @@ async fn a_failing_write_rolls_back_alone_and_others_in_its_batch_commit() {
 }
 
 #[tokio::test]
+async fn a_write_failing_between_two_others_rolls_back_alone() {
+    let (_dir, db) = temp_db();
+    let set = |key: &'static str| {
+        db.write(move |c| -> Result<(), DbError> { meta::set(c, key, "v", &now()) })
+    };
+    let bad = db.write(|c| -> Result<(), DbError> {
+        meta::set(c, "bad", "v", &now())?;
+        Err(DbError::Corrupt("refused".into()))
+    });
+    let (first, bad, last) = tokio::join!(set("first"), bad, set("last"));
+    first.unwrap();
+    assert!(bad.is_err());
+    last.unwrap();
+    let found = db
+        .read(|c| -> Result<_, DbError> {
+            Ok((
+                meta::find(c, "first")?,
+                meta::find(c, "bad")?,
+                meta::find(c, "last")?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(found, (Some("v".into()), None, Some("v".into())));
+}
+
+#[tokio::test]
 async fn a_panicking_write_does_not_take_the_writer_down() {
     let (_dir, db) = temp_db();
     let r = db
