@@ -100,6 +100,9 @@ impl App {
                     "another frontdesk process is using the data dir; waiting for it to \
                      finish before starting"
                 );
+                crate::systemd::notify_status(&format!(
+                    "waiting for another frontdesk process ({holder}) to finish"
+                ));
             },
         )
         .await?;

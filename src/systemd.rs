@@ -5,7 +5,12 @@ use sd_notify::NotifyState;
 use std::time::Duration;
 
 pub fn notify_ready() {
-    let _ = sd_notify::notify(&[NotifyState::Ready]);
+    let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("serving")]);
+}
+
+/// What `systemctl status` shows under the unit while the service is not ready yet.
+pub fn notify_status(status: &str) {
+    let _ = sd_notify::notify(&[NotifyState::Status(status)]);
 }
 
 pub fn notify_stopping() {

@@ -292,6 +292,47 @@ async fn under_systemd_it_reports_ready_pings_the_watchdog_and_says_stopping() {
     assert!(ready_at < stopping_at, "{heard:?}");
 }
 
+#[test]
+fn under_systemd_a_server_waiting_for_a_restore_says_so_then_becomes_ready() {
+    use frontdesk::data_lock::{DataDirLock, Use};
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(Cli::new(&data).run(&["init"]).status.success());
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let restore = DataDirLock::acquire(&data, Use::Restore).unwrap();
+    let mut child = Cli::new(&data)
+        .env("NOTIFY_SOCKET", socket_path.to_str().unwrap())
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut next = || {
+        let n = socket
+            .recv(&mut buf)
+            .expect("a notification from frontdesk");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = next();
+    assert!(
+        first.contains("STATUS=waiting for another frontdesk process")
+            && first.contains("frontdesk restore"),
+        "{first}"
+    );
+    drop(restore);
+    let ready = next();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
+    assert!(ready.lines().any(|l| l == "STATUS=serving"), "{ready}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 #[tokio::test]
 async fn the_log_holds_no_secret_key_or_patient_data_even_when_everything_fails() {
     let dir = tempfile::tempdir().unwrap();
