@@ -82,6 +82,9 @@ pub struct App {
 /// takes seconds per 100,000 messages; systemd allows the start 15 minutes.
 const WAIT_FOR_A_COMMAND: Duration = Duration::from_secs(10 * 60);
 
+/// The unit's `TimeoutStartSec=`: how long a start (migrations included) may take.
+const START_ALLOWANCE: Duration = Duration::from_secs(15 * 60);
+
 /// How long a clinic-channel mapping is trusted before it is looked up again.
 const CLINIC_MAP_TTL: Duration = Duration::from_secs(20 * 60);
 
@@ -91,10 +94,12 @@ impl App {
         let started = Instant::now();
         let keys = Arc::new(Keys::load(&config.keys)?);
         create_private_dir(&config.data_dir)?;
+        let mut waited = false;
         let data_dir = crate::data_lock::DataDirLock::acquire_for_server(
             &config.data_dir,
             WAIT_FOR_A_COMMAND,
             |holder| {
+                waited = true;
                 tracing::warn!(
                     %holder,
                     "another frontdesk process is using the data dir; waiting for it to \
@@ -106,6 +111,11 @@ impl App {
             },
         )
         .await?;
+        if waited {
+            // The wait used up part of systemd's start timeout, and the database may still
+            // need migrating: the start gets the unit's whole allowance again from here.
+            crate::systemd::extend_start(START_ALLOWANCE);
+        }
         // The language packs and what refers to them are checked before anything is written:
         // a clinic language no pack speaks would otherwise answer every patient in English.
         let router = Arc::new(Router::load(config.languages_dir().as_deref())?);

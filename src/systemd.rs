@@ -8,6 +8,12 @@ pub fn notify_ready() {
     let _ = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status("serving")]);
 }
 
+/// Asks for `more` from now to finish starting (systemd's start timeout only ever grows).
+pub fn extend_start(more: Duration) {
+    let usec = u32::try_from(more.as_micros()).unwrap_or(u32::MAX);
+    let _ = sd_notify::notify(&[NotifyState::ExtendTimeoutUsec(usec)]);
+}
+
 /// What `systemctl status` shows under the unit while the service is not ready yet.
 pub fn notify_status(status: &str) {
     let _ = sd_notify::notify(&[NotifyState::Status(status)]);
