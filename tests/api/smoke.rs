@@ -20,15 +20,8 @@ pub fn start_server(
     (child, addr, rx)
 }
 
-/// Like `start_server`, also returning the lines logged before "listening".
-pub fn start_server_logged(
-    cli: &Cli,
-) -> (
-    std::process::Child,
-    String,
-    Vec<String>,
-    std::sync::mpsc::Receiver<String>,
-) {
+/// Spawns `frontdesk serve` on port 0, its log lines arriving on the receiver.
+fn spawn_server(cli: &Cli) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let mut child = cli
         .command(&["serve", "--listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
@@ -42,6 +35,19 @@ pub fn start_server_logged(
             let _ = tx.send(line);
         }
     });
+    (child, rx)
+}
+
+/// Like `start_server`, also returning the lines logged before "listening".
+pub fn start_server_logged(
+    cli: &Cli,
+) -> (
+    std::process::Child,
+    String,
+    Vec<String>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let (child, rx) = spawn_server(cli);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     loop {
@@ -257,17 +263,27 @@ fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
     );
 }
 
-#[tokio::test]
-async fn under_systemd_it_reports_ready_pings_the_watchdog_and_says_stopping() {
-    use std::os::unix::net::UnixDatagram;
+/// An initialised data dir (`<dir>/data`) and a socket at `<dir>/notify.sock` standing in
+/// for systemd's notify socket.
+fn initialised_with_notify_socket() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::os::unix::net::UnixDatagram,
+) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     assert!(Cli::new(&data).run(&["init"]).status.success());
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    let socket = std::os::unix::net::UnixDatagram::bind(dir.path().join("notify.sock")).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
+    (dir, data, socket)
+}
+
+#[tokio::test]
+async fn under_systemd_it_reports_ready_pings_the_watchdog_and_says_stopping() {
+    let (dir, data, socket) = initialised_with_notify_socket();
+    let socket_path = dir.path().join("notify.sock");
     let cli = Cli::new(&data)
         .env("NOTIFY_SOCKET", socket_path.to_str().unwrap())
         .env("WATCHDOG_USEC", "400000");
@@ -295,15 +311,8 @@ async fn under_systemd_it_reports_ready_pings_the_watchdog_and_says_stopping() {
 #[test]
 fn under_systemd_a_server_waiting_for_a_restore_says_so_then_becomes_ready() {
     use frontdesk::data_lock::{DataDirLock, Use};
-    use std::os::unix::net::UnixDatagram;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    assert!(Cli::new(&data).run(&["init"]).status.success());
+    let (dir, data, socket) = initialised_with_notify_socket();
     let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     let restore = DataDirLock::acquire(&data, Use::Restore).unwrap();
     let mut child = Cli::new(&data)
         .env("NOTIFY_SOCKET", socket_path.to_str().unwrap())
@@ -466,19 +475,7 @@ fn a_server_waiting_for_a_restore_says_so_and_stops_when_asked() {
     let cli = Cli::new(dir.path());
     assert!(cli.run(&["init"]).status.success());
     let restore = DataDirLock::acquire(dir.path(), Use::Restore).unwrap();
-    let mut server = cli
-        .command(&["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = server.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut server, rx) = spawn_server(&cli);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let line = rx
