@@ -178,19 +178,18 @@ impl DataDirLock {
     ) -> Result<DataDirLock, LockError> {
         let give_up = Instant::now() + patience;
         let mut waiting = Some(waiting);
-        let mut servers_seen = 0;
+        // A server's line has been read once and is to be read again before believing it.
+        let mut doubting = false;
         loop {
             match DataDirLock::acquire(data_dir, Use::Serve) {
-                Err(LockError::Busy { holder, .. })
-                    if holder.using == Use::Serve && servers_seen == 0 =>
-                {
-                    servers_seen += 1;
+                Err(LockError::Busy { holder, .. }) if holder.using == Use::Serve && !doubting => {
+                    doubting = true;
                     tokio::time::sleep(RETRY).await;
                 }
                 Err(LockError::Busy { holder, .. })
                     if holder.using != Use::Serve && Instant::now() < give_up =>
                 {
-                    servers_seen = 0;
+                    doubting = false;
                     if let Some(tell) = waiting.take() {
                         tell(&holder);
                     }
