@@ -200,11 +200,16 @@ impl Db {
         &self.inner.applied
     }
 
-    /// Runs `f` inside the writer's current transaction (in its own savepoint). Resolves only
-    /// after the batch holding it is durably committed: an `Ok` here is on disk.
+    /// Runs `f` inside the writer's current transaction; if `f` fails, its writes are undone and
+    /// the rest of the batch still commits. Resolves only after the batch holding it is durably
+    /// committed: an `Ok` here is on disk.
+    ///
+    /// `f` may run twice (when another job of its batch fails: see `writer`), and only its last
+    /// run counts, so its only effects must be on the connection it is given: caches, counters
+    /// and channels are updated by the caller once this resolves.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -216,7 +221,7 @@ impl Db {
     /// most [`MAX_DEFER`]. It still runs in submission order; it resolves once committed.
     pub async fn write_deferred<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {

@@ -1,4 +1,6 @@
 use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn temp_db() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -125,6 +127,136 @@ async fn a_write_failing_between_two_others_rolls_back_alone() {
         .await
         .unwrap();
     assert_eq!(found, (Some("v".into()), None, Some("v".into())));
+}
+
+/// Holds the writer busy for a moment, so that the writes submitted meanwhile form one batch.
+async fn occupy_writer(db: &Db) -> tokio::task::JoinHandle<()> {
+    let db = db.clone();
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let mut started_tx = Some(started_tx);
+    let busy = tokio::spawn(async move {
+        db.write(move |_| -> Result<(), DbError> {
+            if let Some(tx) = started_tx.take() {
+                let _ = tx.send(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    started.await.unwrap();
+    busy
+}
+
+/// Appends `value` to a table with no key, counting the job's runs.
+fn append(
+    value: &'static str,
+    runs: &Arc<AtomicUsize>,
+    fail: bool,
+) -> impl FnMut(&rusqlite::Connection) -> Result<(), DbError> + Send + 'static {
+    let runs = runs.clone();
+    move |c| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        c.execute("INSERT INTO scratch (v) VALUES (?1)", [value])?;
+        if fail {
+            return Err(DbError::Corrupt("refused".into()));
+        }
+        Ok(())
+    }
+}
+
+async fn scratch_rows(db: &Db) -> Vec<String> {
+    db.read(|c| -> Result<Vec<String>, DbError> {
+        let mut stmt = c.prepare("SELECT v FROM scratch ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_write_makes_its_batch_run_again_without_it_and_nothing_lands_twice() {
+    let (_dir, db) = temp_db();
+    db.write(|c| -> Result<(), DbError> {
+        Ok(c.execute_batch("CREATE TABLE scratch (v TEXT NOT NULL)")?)
+    })
+    .await
+    .unwrap();
+    let runs: Vec<_> = (0..3).map(|_| Arc::default()).collect();
+    let busy = occupy_writer(&db).await;
+    let before = db.writer_stats();
+    // Polled in this order, so queued in this order behind the busy writer: one batch.
+    let (first, bad, last) = tokio::join!(
+        db.write(append("first", &runs[0], false)),
+        db.write(append("bad", &runs[1], true)),
+        db.write(append("last", &runs[2], false)),
+    );
+    busy.await.unwrap();
+    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    first.unwrap();
+    assert!(bad.is_err());
+    last.unwrap();
+    assert_eq!(scratch_rows(&db).await, ["first", "last"]);
+    let runs: Vec<usize> = runs
+        .iter()
+        .map(|r: &Arc<AtomicUsize>| r.load(Ordering::SeqCst))
+        .collect();
+    assert_eq!(
+        runs,
+        [2, 2, 1],
+        "the jobs up to the failure ran again after the rollback; the last ran once"
+    );
+}
+
+#[tokio::test]
+async fn writes_in_a_batch_without_failures_run_once() {
+    let (_dir, db) = temp_db();
+    db.write(|c| -> Result<(), DbError> {
+        Ok(c.execute_batch("CREATE TABLE scratch (v TEXT NOT NULL)")?)
+    })
+    .await
+    .unwrap();
+    let runs: Arc<AtomicUsize> = Arc::default();
+    let busy = occupy_writer(&db).await;
+    let (a, b) = tokio::join!(
+        db.write(append("a", &runs, false)),
+        db.write(append("b", &runs, false)),
+    );
+    busy.await.unwrap();
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert_eq!(scratch_rows(&db).await, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn a_write_panicking_in_a_batch_is_not_run_again_and_the_others_commit() {
+    let (_dir, db) = temp_db();
+    db.write(|c| -> Result<(), DbError> {
+        Ok(c.execute_batch("CREATE TABLE scratch (v TEXT NOT NULL)")?)
+    })
+    .await
+    .unwrap();
+    let (runs, panics): (Arc<AtomicUsize>, Arc<AtomicUsize>) = Default::default();
+    let busy = occupy_writer(&db).await;
+    let p = panics.clone();
+    let (first, boom, last) = tokio::join!(
+        db.write(append("first", &runs, false)),
+        db.write(move |c| -> Result<(), DbError> {
+            p.fetch_add(1, Ordering::SeqCst);
+            c.execute("INSERT INTO scratch (v) VALUES ('boom')", [])?;
+            panic!("boom")
+        }),
+        db.write(append("last", &runs, false)),
+    );
+    busy.await.unwrap();
+    first.unwrap();
+    assert!(matches!(boom, Err(DbError::WriterGone)));
+    last.unwrap();
+    assert_eq!(panics.load(Ordering::SeqCst), 1);
+    assert_eq!(scratch_rows(&db).await, ["first", "last"]);
 }
 
 #[tokio::test]

@@ -1,8 +1,15 @@
 //! The single writer. One thread owns the write connection; callers send closures. The thread
-//! takes everything queued, runs each closure in its own savepoint inside one transaction (the
-//! first needs none) and commits once (group commit): with `synchronous=FULL` the fsync is
-//! shared by the batch, which is what keeps durable writes fast. A closure's result is
-//! released only after commit.
+//! takes everything queued, runs the closures one after another inside one transaction and
+//! commits once (group commit): with `synchronous=FULL` the fsync is shared by the batch, which
+//! is what keeps durable writes fast. A closure's result is released only after commit.
+//!
+//! A failing job must lose only its own writes. Savepoints around each job would do that, but
+//! a savepoint copies every page its job changes into a statement journal first: under
+//! `frontdesk bench` that copying was a fifth of the writer's instructions, spent for jobs that
+//! almost never fail. So a batch runs optimistically, with no savepoints; if a job fails (or
+//! panics) the whole transaction rolls back and the batch runs again, each job in a savepoint
+//! of its own. That is why callers hand in `FnMut` closures: a job may run twice, and only its
+//! last run's writes and result count. Its only effects must be on the connection it is given.
 //!
 //! A job may also be *deferred*: it waits (at most `MAX_DEFER`) for the next ordinary job and
 //! rides in that job's commit instead of paying a commit of its own. Each commit writes every
@@ -30,9 +37,49 @@ const QUEUE: usize = 4096;
 /// Longest a deferred job waits for an ordinary one to share its commit.
 pub const MAX_DEFER: Duration = Duration::from_millis(20);
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// A job runs against the open savepoint, or is told it cannot run (`None`).
-type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
+type Job = Box<dyn WriteJob>;
+
+/// A caller's closure as the writer thread sees it.
+trait WriteJob: Send {
+    /// Runs the closure inside the open transaction, keeping its result; `false` when it
+    /// failed, so its writes must be undone. May be called again after a rollback.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Hands the caller the last run's result, once the batch committed (`Ok`) or did not.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Pending<F, T, E> {
+    f: F,
+    span: Span,
+    /// The last run's result; `None` until the job has run.
+    result: Option<Result<T, E>>,
+    done: oneshot::Sender<Result<T, E>>,
+}
+
+impl<F, T, E> WriteJob for Pending<F, T, E>
+where
+    F: FnMut(&Connection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<DbError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let _entered = self.span.enter();
+        let result = (self.f)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let out = match (self.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (Some(Ok(_)) | None, Err(e)) => Err(DbError::Commit(e).into()),
+            (None, Ok(())) => Err(DbError::Commit("not run".into()).into()),
+        };
+        let _ = self.done.send(out);
+    }
+}
 
 enum Msg {
     Job(Job),
@@ -85,33 +132,16 @@ impl Writer {
 
     pub(super) async fn submit<T, E, F>(&self, f: F, span: Span, deferred: bool) -> Result<T, E>
     where
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn| {
-            let Some(conn) = conn else {
-                let done: Completion = Box::new(move |outcome| {
-                    let err = outcome.err().unwrap_or_else(|| "not run".into());
-                    let _ = done_tx.send(Err(DbError::Commit(err).into()));
-                });
-                return (false, done);
-            };
-            let result = {
-                let _entered = span.enter();
-                f(conn)
-            };
-            let ok = result.is_ok();
-            let done: Completion = Box::new(move |commit| {
-                let out = match (result, commit) {
-                    (Ok(v), Ok(())) => Ok(v),
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Err(e)) => Err(DbError::Commit(e).into()),
-                };
-                let _ = done_tx.send(out);
-            });
-            (ok, done)
+        let (done, done_rx) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(Pending {
+            f,
+            span,
+            result: None,
+            done,
         });
         let msg = if deferred {
             Msg::Deferred(job)
@@ -184,8 +214,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, counters: &Counters) {
             // Jobs queued behind the close are refused rather than silently dropped.
             while let Ok(msg) = rx.try_recv() {
                 if let Msg::Job(job) | Msg::Deferred(job) = msg {
-                    let (_, done) = job(None);
-                    done(Err("the database is closing".into()));
+                    job.finish(Err("the database is closing".into()));
                 }
             }
             let result = truncate_wal(&conn);
@@ -240,52 +269,17 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, counters: &Counters
         .jobs
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     counters.commits.fetch_add(1, Ordering::Relaxed);
-    let jobs = batch.drain(..);
-    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
-    let started = std::time::Instant::now();
-    let mut executed = started;
     let conn: &Connection = conn;
-    let outcome = (|| -> rusqlite::Result<()> {
-        control(conn, "BEGIN IMMEDIATE")?;
-        let result = (|| {
-            // Nothing written in the transaction yet: the next job needs no savepoint, as
-            // undoing it is undoing the transaction. A savepoint copies every page its job
-            // changes into a statement journal first; at a few hundred messages a second
-            // most commits carry one or two jobs, so this spares about half of those copies.
-            let mut fresh = true;
-            for job in jobs {
-                if !fresh {
-                    control(conn, "SAVEPOINT job")?;
-                }
-                // A failed or panicking job loses only its own writes: its savepoint (or the
-                // transaction it began) rolls back. A panicking job's caller sees
-                // `WriterGone` (its reply channel is dropped); the rest of the batch goes on.
-                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
-                let kept = matches!(ran, Ok((true, _)));
-                match (fresh, kept) {
-                    (true, true) => fresh = false,
-                    (true, false) => {
-                        control(conn, "ROLLBACK")?;
-                        control(conn, "BEGIN IMMEDIATE")?;
-                    }
-                    (false, true) => control(conn, "RELEASE job")?,
-                    (false, false) => {
-                        control(conn, "ROLLBACK TO job")?;
-                        control(conn, "RELEASE job")?;
-                    }
-                }
-                if let Ok((_, done)) = ran {
-                    completions.push(done);
-                }
-            }
-            executed = std::time::Instant::now();
-            control(conn, "COMMIT")
-        })();
-        if result.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        result
-    })();
+    let started = std::time::Instant::now();
+    // Jobs that panicked are not run again, and their callers see `WriterGone`: the job, and
+    // with it the reply channel, is dropped.
+    let mut panicked = vec![false; batch.len()];
+    let mut executed = started;
+    let outcome = match run_optimistically(conn, batch, &mut panicked, &mut executed) {
+        Ok(true) => Ok(()),
+        Ok(false) => run_carefully(conn, batch, &panicked, &mut executed),
+        Err(e) => Err(e),
+    };
     let micros = |d: std::time::Duration| d.as_micros() as u64;
     counters
         .exec_us
@@ -295,9 +289,88 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, counters: &Counters
         .fetch_add(micros(executed.elapsed()), Ordering::Relaxed);
     let outcome = outcome.map_err(|e| e.to_string());
     if let Err(e) = &outcome {
-        tracing::error!(error = %e, jobs = completions.len(), "database commit failed");
+        tracing::error!(error = %e, jobs = batch.len(), "database commit failed");
     }
-    for done in completions {
-        done(outcome.clone());
+    for (job, panicked) in batch.drain(..).zip(panicked) {
+        if !panicked {
+            job.finish(outcome.clone());
+        }
     }
+}
+
+/// Runs `job`, telling a panic (`None`) from a failure (`Some(false)`).
+fn run_one(job: &mut Job, conn: &Connection) -> Option<bool> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| job.run(conn))).ok()
+}
+
+/// Runs every job in one transaction without savepoints, and commits. `Ok(false)`: a job
+/// failed or panicked (marked in `panicked`), the transaction is rolled back, and the jobs
+/// after it have not run.
+fn run_optimistically(
+    conn: &Connection,
+    batch: &mut [Job],
+    panicked: &mut [bool],
+    executed: &mut std::time::Instant,
+) -> rusqlite::Result<bool> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    let result = (|| {
+        for (job, panicked) in batch.iter_mut().zip(panicked.iter_mut()) {
+            let ran = run_one(job, conn);
+            if ran != Some(true) {
+                *panicked = ran.is_none();
+                control(conn, "ROLLBACK")?;
+                return Ok(false);
+            }
+        }
+        *executed = std::time::Instant::now();
+        control(conn, "COMMIT")?;
+        Ok(true)
+    })();
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+/// Runs the jobs again, each in a savepoint of its own so that a failed or panicking job
+/// loses only its own writes, and commits. Jobs that panicked before are left out.
+fn run_carefully(
+    conn: &Connection,
+    batch: &mut [Job],
+    panicked: &[bool],
+    executed: &mut std::time::Instant,
+) -> rusqlite::Result<()> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    let result = (|| {
+        // Nothing written in the transaction yet: the next job needs no savepoint, as undoing
+        // it is undoing the transaction.
+        let mut fresh = true;
+        for (job, panicked) in batch.iter_mut().zip(panicked) {
+            if *panicked {
+                continue;
+            }
+            if !fresh {
+                control(conn, "SAVEPOINT job")?;
+            }
+            let kept = run_one(job, conn) == Some(true);
+            match (fresh, kept) {
+                (true, true) => fresh = false,
+                (true, false) => {
+                    control(conn, "ROLLBACK")?;
+                    control(conn, "BEGIN IMMEDIATE")?;
+                }
+                (false, true) => control(conn, "RELEASE job")?,
+                (false, false) => {
+                    control(conn, "ROLLBACK TO job")?;
+                    control(conn, "RELEASE job")?;
+                }
+            }
+        }
+        *executed = std::time::Instant::now();
+        control(conn, "COMMIT")
+    })();
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
 }

@@ -48,21 +48,23 @@ impl Conversations {
         let (at, until_text) = (time::to_db(now), until.map(time::to_db));
         let sent_at = time::to_db(m.sent_at);
         let (pmid, kind) = (m.provider_message_id.clone(), m.kind.as_str());
-        let (chat, stored) = self
+        // Shared with the write, which may run twice (see `db::writer`).
+        let chat = std::sync::Arc::new(chat);
+        let writing = chat.clone();
+        let stored = self
             .ctx
             .db
             .write(move |c| {
-                let stored = store_staff(
+                store_staff(
                     c,
-                    &chat,
+                    &writing,
                     &pmid,
                     kind,
                     body.as_deref(),
                     &sent_at,
                     until_text.as_deref(),
                     &at,
-                )?;
-                Ok::<_, DbError>((chat, stored))
+                )
             })
             .await?;
         let StaffStored::Stored {

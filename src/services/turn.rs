@@ -249,13 +249,13 @@ impl Conversations {
             received,
         });
         let at = time::to_db(now);
-        let (chat, stored) = self
+        // Shared with the write, which may run twice (see `db::writer`).
+        let chat = Arc::new(chat);
+        let writing = chat.clone();
+        let stored = self
             .ctx
             .db
-            .write(move |c| {
-                let stored = store_turn(c, &chat, &inbound, reply.as_ref(), &at)?;
-                Ok::<_, DbError>((chat, stored))
-            })
+            .write(move |c| store_turn(c, &writing, &inbound, reply.as_ref(), &at))
             .await?;
 
         let Stored::Stored {

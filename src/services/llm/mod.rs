@@ -247,7 +247,7 @@ impl LlmAnswerer {
                     },
                     &at,
                 )
-                .map(|queued| (queued, a.text))
+                .map(|queued| (queued, a.text.clone()))
             })
             .await;
         let (queued, text) = us?;

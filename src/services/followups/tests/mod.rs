@@ -423,15 +423,15 @@ async fn a_follow_up_withdrawn_while_its_send_was_on_the_wire_is_recorded_as_sen
         .await
         .unwrap();
     assert_eq!(withdrawn, 1);
-    let outcome = crate::db::outbox::SendOutcome::Sent {
+    let outcome = [crate::db::outbox::SendOutcome::Sent {
         outbox_id: send.outbox_id.clone(),
         message_id: send.message_id.clone(),
         session_id: send.session_id.clone(),
         provider_message_id: Some("GW-1".into()),
         at: crate::domain::time::to_db(now + Duration::seconds(1)),
-    };
+    }];
     fx.db
-        .write(move |c| crate::db::outbox::record_outcomes(c, &[outcome]))
+        .write(move |c| crate::db::outbox::record_outcomes(c, &outcome))
         .await
         .unwrap();
     let row = fx.row(&id).await;
