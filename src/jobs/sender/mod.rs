@@ -56,6 +56,10 @@ pub struct Sender {
     /// skips them. (An id leaves only once its outcome is on disk; until then the outbox row
     /// still reads `pending`, and the rescan would send the reply a second time.)
     known: HashSet<String>,
+    /// Outbox ids whose outcome is on disk, remembered for a while after they leave `known`.
+    /// A turn hands its reply over only after its commit, and in that gap a rescan can find
+    /// the row, send it and settle it; the turn's late hand-over must not send it again.
+    settled: RecentSends,
     busy: HashSet<String>,
     ready: VecDeque<String>,
     /// Chats waiting for a retry or for the breaker, by when (monotonic time: timers must not
@@ -113,6 +117,7 @@ impl Sender {
             rx,
             chats: HashMap::new(),
             known: HashSet::new(),
+            settled: RecentSends::default(),
             busy: HashSet::new(),
             ready: VecDeque::new(),
             delayed: BinaryHeap::new(),
@@ -199,6 +204,7 @@ impl Sender {
             Ok(Ok(settled)) => {
                 for id in settled {
                     self.known.remove(&id);
+                    self.settled.remember(&id);
                 }
             }
             Ok(Err(mut again)) => {
@@ -279,7 +285,7 @@ impl Sender {
     }
 
     fn queue(&mut self, send: OutgoingSend) {
-        if !self.known.insert(send.outbox_id.clone()) {
+        if self.settled.contains(&send.outbox_id) || !self.known.insert(send.outbox_id.clone()) {
             return;
         }
         let session = send.session_id.clone();
