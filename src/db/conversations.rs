@@ -185,12 +185,26 @@ pub fn touch_inbound(
     at: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.prepare_cached(
-        "UPDATE conversation_sessions SET language = coalesce(?2, language),
+    let n = conn
+        .prepare_cached(
+            "UPDATE conversation_sessions SET language = coalesce(?2, language),
              last_inbound_at = max(coalesce(last_inbound_at, ''), ?3), updated_at = ?4
          WHERE id = ?1",
-    )?
-    .execute(params![session_id, language, at, now])?;
+        )?
+        .execute(params![session_id, language, at, now])?;
+    queue_session(conn, n, session_id)
+}
+
+/// Queues a session for the central side if the update that named it by id changed it
+/// (updates of sessions queue their rows themselves: see schema/0008_message_path_sync.sql).
+pub(super) fn queue_session(
+    conn: &Connection,
+    changed: usize,
+    session_id: &str,
+) -> Result<(), DbError> {
+    if changed > 0 {
+        super::sync::queue(conn, "conversation_sessions", session_id)?;
+    }
     Ok(())
 }
 
@@ -201,11 +215,12 @@ pub fn set_human_until(
     until: Option<&str>,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.prepare_cached(
-        "UPDATE conversation_sessions SET human_until = ?2, updated_at = ?3 WHERE id = ?1",
-    )?
-    .execute(params![session_id, until, now])?;
-    Ok(())
+    let n = conn
+        .prepare_cached(
+            "UPDATE conversation_sessions SET human_until = ?2, updated_at = ?3 WHERE id = ?1",
+        )?
+        .execute(params![session_id, until, now])?;
+    queue_session(conn, n, session_id)
 }
 
 pub struct NewHandoff<'a> {
@@ -232,10 +247,10 @@ pub fn insert_handoff(conn: &Connection, h: &NewHandoff<'_>, now: &str) -> Resul
         h.urgent,
         now
     ])?;
-    conn.prepare_cached("UPDATE conversation_sessions SET handoff_reason = ?2, handoff_urgent = ?3, handoff_at = ?4,
+    let n = conn.prepare_cached("UPDATE conversation_sessions SET handoff_reason = ?2, handoff_urgent = ?3, handoff_at = ?4,
              updated_at = ?4 WHERE id = ?1")?.execute(params![h.session_id, h.reason, h.urgent, now],
     )?;
-    Ok(())
+    queue_session(conn, n, h.session_id)
 }
 
 /// An open session of a contact, for staff tools that find a chat by phone number.

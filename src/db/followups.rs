@@ -56,14 +56,15 @@ pub fn insert_followup(
 /// Sets the session's `scheduled_followup_at` to its earliest pending follow-up (NULL when
 /// none is pending).
 pub fn refresh_session_due(conn: &Connection, session_id: &str, now: &str) -> Result<(), DbError> {
-    conn.prepare_cached(
-        "UPDATE conversation_sessions SET scheduled_followup_at = due, updated_at = ?2
+    let n = conn
+        .prepare_cached(
+            "UPDATE conversation_sessions SET scheduled_followup_at = due, updated_at = ?2
          FROM (SELECT min(due_at) AS due FROM followups
                WHERE session_id = ?1 AND status = 'scheduled')
          WHERE id = ?1 AND scheduled_followup_at IS NOT due",
-    )?
-    .execute(params![session_id, now])?;
-    Ok(())
+        )?
+        .execute(params![session_id, now])?;
+    super::conversations::queue_session(conn, n, session_id)
 }
 
 /// A patient wrote: cancels the chat's pending follow-ups that a reply makes pointless.

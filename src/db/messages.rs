@@ -1,6 +1,7 @@
-//! WhatsApp messages (both directions) and the metric row of each reply.
+//! WhatsApp messages (both directions) and the metric row of each reply. Every write here
+//! queues its row for the central side itself (see schema/0008_message_path_sync.sql).
 
-use super::{DbError, optional};
+use super::{DbError, optional, sync};
 use rusqlite::{Connection, params};
 
 pub struct NewMessage<'a> {
@@ -65,6 +66,9 @@ pub fn insert_message_if_new(
             now
         ],
     )?;
+    if n == 1 {
+        sync::queue(conn, "whatsapp_messages", m.id)?;
+    }
     Ok(n == 1)
 }
 
@@ -99,16 +103,25 @@ pub fn apply_receipt(
     reason: Option<&str>,
     now: &str,
 ) -> Result<bool, DbError> {
-    let n = conn.prepare_cached("UPDATE whatsapp_messages SET status = ?4, status_reason = coalesce(?5, status_reason),
+    let mut stmt = conn.prepare_cached("UPDATE whatsapp_messages SET status = ?4, status_reason = coalesce(?5, status_reason),
              updated_at = ?6
          WHERE provider = ?1 AND instance = ?2 AND provider_message_id = ?3
            AND direction = 'outbound'
            AND (?4 = 'failed' OR
                 (CASE status WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
                              WHEN 'read' THEN 3 ELSE 9 END)
-                < (CASE ?4 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))")?.execute(params![provider, instance, provider_message_id, status, reason, now],
-    )?;
-    Ok(n > 0)
+                < (CASE ?4 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END))
+         RETURNING id")?;
+    let changed = stmt
+        .query_map(
+            params![provider, instance, provider_message_id, status, reason, now],
+            |r| r.get::<_, String>(0),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    for id in &changed {
+        sync::queue(conn, "whatsapp_messages", id)?;
+    }
+    Ok(!changed.is_empty())
 }
 
 /// The gateway accepted our message: record its id (so receipts find it) and the time.
@@ -118,11 +131,12 @@ pub fn mark_sent(
     provider_message_id: Option<&str>,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.prepare_cached(
-        // A gateway id another message already holds (a gateway that reset its counter, a
-        // misbehaving proxy) is not recorded: failing here would lose the whole batch of send
-        // outcomes and make delivered messages look pending, to be sent again.
-        "UPDATE whatsapp_messages SET
+    let n = conn
+        .prepare_cached(
+            // A gateway id another message already holds (a gateway that reset its counter, a
+            // misbehaving proxy) is not recorded: failing here would lose the whole batch of send
+            // outcomes and make delivered messages look pending, to be sent again.
+            "UPDATE whatsapp_messages SET
              provider_message_id = coalesce(
                  (SELECT ?2 WHERE NOT EXISTS (
                      SELECT 1 FROM whatsapp_messages other
@@ -139,9 +153,9 @@ pub fn mark_sent(
                  THEN 'sent' ELSE status END,
              sent_at = ?3, updated_at = ?3
          WHERE id = ?1",
-    )?
-    .execute(params![message_id, provider_message_id, now])?;
-    Ok(())
+        )?
+        .execute(params![message_id, provider_message_id, now])?;
+    queue_if_changed(conn, n, message_id)
 }
 
 pub fn mark_failed(
@@ -150,8 +164,16 @@ pub fn mark_failed(
     reason: &str,
     now: &str,
 ) -> Result<(), DbError> {
-    conn.prepare_cached("UPDATE whatsapp_messages SET status = 'failed', status_reason = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![message_id, reason, now],
+    let n = conn.prepare_cached("UPDATE whatsapp_messages SET status = 'failed', status_reason = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![message_id, reason, now],
     )?;
+    queue_if_changed(conn, n, message_id)
+}
+
+/// Queues a message for the central side if the update that named it by id changed it.
+fn queue_if_changed(conn: &Connection, changed: usize, message_id: &str) -> Result<(), DbError> {
+    if changed > 0 {
+        sync::queue(conn, "whatsapp_messages", message_id)?;
+    }
     Ok(())
 }
 
@@ -235,5 +257,5 @@ pub fn insert_metric(conn: &Connection, m: &NewMetric<'_>, now: &str) -> Result<
             now
         ],
     )?;
-    Ok(())
+    sync::queue(conn, "message_metrics", m.id)
 }

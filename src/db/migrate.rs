@@ -59,6 +59,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/0007_check_lists.sql"),
         rebuilds_tables: true,
     },
+    Migration {
+        version: 8,
+        name: "message_path_sync",
+        sql: include_str!("../../schema/0008_message_path_sync.sql"),
+        rebuilds_tables: false,
+    },
 ];
 
 /// The schema version this binary writes.

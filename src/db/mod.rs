@@ -17,6 +17,8 @@ pub mod outbox;
 pub mod prices;
 pub mod sync;
 pub mod sync_down;
+#[cfg(debug_assertions)]
+mod sync_guard;
 mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -164,6 +166,8 @@ impl Db {
         let applied = migrate::run(&mut conn, path)?;
         // Checkpoints run in the background (see checkpointer.rs); this is the safety net.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        #[cfg(debug_assertions)]
+        sync_guard::install(&conn)?;
         let checkpointer = checkpointer::Checkpointer::spawn(path)?;
 
         let manager = SqliteConnectionManager::file(path)

@@ -1,5 +1,6 @@
-//! The sync outbox (filled by the triggers of schema/0002_sync.sql): pending entries in commit
-//! order, the current state of the rows they name, and settling entries once the central side
+//! The sync outbox (filled by the triggers of schema/0002_sync.sql, and on the message path by
+//! the writes themselves through [`queue`]: see schema/0008_message_path_sync.sql): pending
+//! entries in commit order, the current state of the rows they name, and settling entries once the central side
 //! answered: synced, or quarantined with the reason. Settled rows are kept as a bounded history
 //! for `frontdesk sync status`. The worker's last reported state lives in `meta`.
 
@@ -9,6 +10,18 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 const STATE_KEY: &str = "sync_state";
+
+/// Queues `row_id` of `table` for the central side, as the sync triggers do for the tables that
+/// keep them. Every write to the message path's tables calls this in the same transaction,
+/// once per row written (see schema/0008_message_path_sync.sql; `sync_guard` checks it).
+pub fn queue(conn: &Connection, table: &'static str, row_id: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO sync_outbox (table_name, row_id, queued_at_ms)
+         VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+    )?
+    .execute(params![table, row_id])?;
+    Ok(())
+}
 
 /// One outbox entry waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -322,6 +322,8 @@ fn run_optimistically(
                 return Ok(false);
             }
         }
+        #[cfg(debug_assertions)]
+        super::sync_guard::check(conn)?;
         *executed = std::time::Instant::now();
         control(conn, "COMMIT")?;
         Ok(true)
@@ -366,6 +368,8 @@ fn run_carefully(
                 }
             }
         }
+        #[cfg(debug_assertions)]
+        super::sync_guard::check(conn)?;
         *executed = std::time::Instant::now();
         control(conn, "COMMIT")
     })();

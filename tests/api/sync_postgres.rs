@@ -147,6 +147,14 @@ async fn a_row_the_server_refuses_is_quarantined_and_the_rest_flow() {
             [&poison],
         )
         .unwrap();
+    // Messages have no sync trigger (schema 8): a write queues its row itself, as this does.
+    writer
+        .execute(
+            "INSERT INTO sync_outbox (table_name, row_id, queued_at_ms)
+             VALUES ('whatsapp_messages', ?1, 0)",
+            [&poison],
+        )
+        .unwrap();
     app.ask("79004445566", "how much is teeth whitening?").await;
     settled(&app).await;
     assert_eq!(

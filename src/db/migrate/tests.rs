@@ -162,7 +162,7 @@ fn migration_7_keeps_every_row_index_trigger_and_reference() {
     let before = rebuilt_rows(&conn);
     let shape_before = shape(&conn);
 
-    assert_eq!(run(&mut conn, &path).unwrap(), vec![7]);
+    assert_eq!(run_to(&mut conn, &path, 7).unwrap(), vec![7]);
 
     let after = rebuilt_rows(&conn);
     assert_eq!(
@@ -185,7 +185,7 @@ fn migration_7_keeps_every_row_index_trigger_and_reference() {
 fn after_migration_7_the_same_values_are_refused_and_triggers_still_fire() {
     let dir = tempfile::tempdir().unwrap();
     let (mut conn, path) = v6_database(&dir);
-    run(&mut conn, &path).unwrap();
+    run_to(&mut conn, &path, 7).unwrap();
 
     let refused = [
         "UPDATE whatsapp_messages SET author = 'robot' WHERE id = 'm1'",
@@ -250,7 +250,7 @@ fn after_migration_7_the_message_path_builds_no_temporary_btree_for_checks() {
     let (mut conn, path) = v6_database(&dir);
     // The IN lists did: the test would not notice a regression otherwise.
     assert!(HOT.iter().all(|sql| builds_temporary_btrees(&conn, sql)));
-    run(&mut conn, &path).unwrap();
+    run_to(&mut conn, &path, 7).unwrap();
     for sql in HOT {
         assert!(!builds_temporary_btrees(&conn, sql), "{sql}");
     }
@@ -260,7 +260,7 @@ fn after_migration_7_the_message_path_builds_no_temporary_btree_for_checks() {
 fn after_migration_7_every_allowed_value_is_still_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (mut conn, path) = v6_database(&dir);
-    run(&mut conn, &path).unwrap();
+    run_to(&mut conn, &path, 7).unwrap();
     let allowed: [(&str, &str, &str, &[&str]); 8] = [
         (
             "whatsapp_messages",
@@ -331,7 +331,7 @@ fn a_reference_already_dangling_before_migration_7_does_not_stop_it() {
     )
     .unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
-    assert_eq!(run(&mut conn, &path).unwrap(), vec![7]);
+    assert_eq!(run_to(&mut conn, &path, 7).unwrap(), vec![7]);
     let kept: i64 = conn
         .query_row(
             "SELECT count(*) FROM clinic_channels WHERE clinic_id = 'gone'",
@@ -351,7 +351,7 @@ fn a_failed_migration_7_leaves_version_6_its_rows_and_the_connection_as_they_wer
     // The name the rebuild needs is taken, so its first statement fails.
     conn.execute_batch("CREATE TABLE followups_new (x)")
         .unwrap();
-    let err = run(&mut conn, &path).unwrap_err();
+    let err = run_to(&mut conn, &path, 7).unwrap_err();
     assert!(
         matches!(err, DbError::Migration { version: 7, .. }),
         "{err}"
