@@ -32,6 +32,44 @@ struct Evolution {
     api_key: SecretString,
     version: EvolutionApiVersion,
     delay_ms: u64,
+    /// `sendText` URLs by instance, parsed once: a clinic has one or a few instances, and
+    /// parsing a URL string was a visible share of each send under `frontdesk bench`.
+    send_text_urls: std::sync::Mutex<std::collections::HashMap<String, reqwest::Url>>,
+}
+
+impl Evolution {
+    fn send_text_url(&self, instance: &str) -> Result<reqwest::Url, SendError> {
+        let mut urls = self
+            .send_text_urls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(url) = urls.get(instance) {
+            return Ok(url.clone());
+        }
+        let url = reqwest::Url::parse(&format!(
+            "{}/message/sendText/{}",
+            self.base,
+            urlencode(instance)
+        ))
+        .map_err(|e| SendError::Permanent(format!("Evolution API URL: {e}")))?;
+        // Bounded: instances come from authenticated webhooks, but a misbehaving gateway
+        // could still name many.
+        if urls.len() >= 64 {
+            urls.clear();
+        }
+        urls.insert(instance.to_owned(), url.clone());
+        Ok(url)
+    }
+}
+
+/// Evolution API v2's `sendText` body.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendTextV2<'a> {
+    number: &'a str,
+    text: &'a str,
+    delay: u64,
+    link_preview: bool,
 }
 
 struct Cloud {
@@ -62,6 +100,7 @@ impl GatewayClient {
                 .unwrap_or_else(|| SecretString::from("")),
             version: config.evolution.api_version,
             delay_ms: config.evolution.send_delay_ms,
+            send_text_urls: Default::default(),
         });
         let cloud = config
             .whatsapp_cloud
@@ -142,22 +181,27 @@ impl GatewayClient {
             .as_ref()
             .ok_or(SendError::NotConfigured("Evolution"))?;
         let body = match e.version {
-            EvolutionApiVersion::V2 => json!({
-                "number": to, "text": text, "delay": e.delay_ms, "linkPreview": false
+            EvolutionApiVersion::V2 => serde_json::to_vec(&SendTextV2 {
+                number: to,
+                text,
+                delay: e.delay_ms,
+                link_preview: false,
             }),
-            EvolutionApiVersion::V1 => json!({
+            EvolutionApiVersion::V1 => serde_json::to_vec(&json!({
                 "number": to,
                 "options": { "delay": e.delay_ms, "presence": "composing", "linkPreview": false },
                 "textMessage": { "text": text }
-            }),
-        };
-        let url = format!("{}/message/sendText/{}", e.base, urlencode(instance));
+            })),
+        }
+        .map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
+        let url = e.send_text_url(instance)?;
         super::note_remote_call();
         let response = self
             .http
             .post(url)
             .header("apikey", e.api_key.expose_secret())
-            .json(&body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
             .await
             .map_err(transport_error)?;
