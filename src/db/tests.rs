@@ -536,6 +536,34 @@ async fn an_undelivered_follow_up_is_found_by_index_not_by_scan() {
 }
 
 #[tokio::test]
+async fn the_follow_up_probes_of_every_message_use_indexes() {
+    let (_dir, db) = temp_db();
+    for (sql, index) in [
+        (
+            super::followups::ANY_TO_CANCEL_ON_REPLY,
+            "followups_session",
+        ),
+        (
+            super::followups::ANY_CANCELLED_FOR_MESSAGE,
+            "followups_message",
+        ),
+    ] {
+        let plan = db
+            .read(move |c| -> Result<Vec<String>, DbError> {
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = stmt.query_map(["k"], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains(index)),
+            "{sql}: {plan:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_admin_command_closing_beside_a_busy_server_does_not_wait_on_its_readers() {
     let (dir, server) = temp_db();
     let path = dir.path().join("t.db");
