@@ -28,13 +28,24 @@ async fn connections_use_wal_full_sync_and_foreign_keys() {
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous=FULL");
     assert_eq!(fk, 1);
-    let writer_fk: i64 = db
-        .write(|c| -> Result<i64, DbError> {
-            Ok(c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?)
+    let (writer_fk, writer_cache): (i64, i64) = db
+        .write(|c| -> Result<_, DbError> {
+            Ok((
+                c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+                c.pragma_query_value(None, "cache_size", |r| r.get(0))?,
+            ))
         })
         .await
         .unwrap();
     assert_eq!(writer_fk, 1);
+    assert_eq!(writer_cache, -16_000, "the writer keeps 16 MB of pages");
+    let reader_cache: i64 = db
+        .read(|c| -> Result<i64, DbError> {
+            Ok(c.pragma_query_value(None, "cache_size", |r| r.get(0))?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(reader_cache, -2_000, "each reader 2 MB");
 }
 
 #[tokio::test]
