@@ -231,11 +231,13 @@ async fn writes_in_a_batch_without_failures_run_once() {
     .unwrap();
     let runs: Arc<AtomicUsize> = Arc::default();
     let busy = occupy_writer(&db).await;
+    let before = db.writer_stats();
     let (a, b) = tokio::join!(
         db.write(append("a", &runs, false)),
         db.write(append("b", &runs, false)),
     );
     busy.await.unwrap();
+    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
     a.unwrap();
     b.unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -252,6 +254,7 @@ async fn a_write_panicking_in_a_batch_is_not_run_again_and_the_others_commit() {
     .unwrap();
     let (runs, panics): (Arc<AtomicUsize>, Arc<AtomicUsize>) = Default::default();
     let busy = occupy_writer(&db).await;
+    let before = db.writer_stats();
     let p = panics.clone();
     let (first, boom, last) = tokio::join!(
         db.write(append("first", &runs, false)),
@@ -263,11 +266,45 @@ async fn a_write_panicking_in_a_batch_is_not_run_again_and_the_others_commit() {
         db.write(append("last", &runs, false)),
     );
     busy.await.unwrap();
+    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
     first.unwrap();
     assert!(matches!(boom, Err(DbError::WriterGone)));
     last.unwrap();
     assert_eq!(panics.load(Ordering::SeqCst), 1);
     assert_eq!(scratch_rows(&db).await, ["first", "last"]);
+}
+
+#[tokio::test]
+async fn a_write_panicking_when_run_again_is_not_reported_as_stored() {
+    let (_dir, db) = temp_db();
+    db.write(|c| -> Result<(), DbError> {
+        Ok(c.execute_batch("CREATE TABLE scratch (v TEXT NOT NULL)")?)
+    })
+    .await
+    .unwrap();
+    let runs: Arc<AtomicUsize> = Arc::default();
+    let busy = occupy_writer(&db).await;
+    let before = db.writer_stats();
+    let r = runs.clone();
+    let (fragile, bad, last) = tokio::join!(
+        // Succeeds the first time; panics when the batch runs again after `bad` failed.
+        db.write(move |c| -> Result<(), DbError> {
+            c.execute("INSERT INTO scratch (v) VALUES ('fragile')", [])?;
+            assert_eq!(r.fetch_add(1, Ordering::SeqCst), 0, "run again");
+            Ok(())
+        }),
+        db.write(append("bad", &runs, true)),
+        db.write(append("last", &runs, false)),
+    );
+    busy.await.unwrap();
+    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    assert!(
+        matches!(fragile, Err(DbError::WriterGone)),
+        "not told its rolled-back write is stored: {fragile:?}"
+    );
+    assert!(bad.is_err());
+    last.unwrap();
+    assert_eq!(scratch_rows(&db).await, ["last"]);
 }
 
 #[tokio::test]
@@ -747,14 +784,45 @@ async fn the_message_path_writes_queue_each_row_they_change_for_sync() {
 async fn in_debug_builds_a_message_path_write_that_forgets_its_sync_entry_fails_to_commit() {
     let (_dir, db) = temp_db();
     with_a_chat(&db).await;
-    let forgot = db
-        .write(|c| -> Result<usize, DbError> {
+    let busy = occupy_writer(&db).await;
+    let before = db.writer_stats();
+    let (forgot, fine) = tokio::join!(
+        db.write(|c| -> Result<usize, DbError> {
             Ok(c.execute(
                 "UPDATE conversation_sessions SET language = 'en' WHERE id = 's1'",
                 [],
             )?)
-        })
-        .await;
+        }),
+        // Another row: a later write queueing s1 itself would cover for the one that forgot
+        // (harmlessly: the entry syncs the row's latest state).
+        db.write(|c| {
+            messages::insert_message_if_new(
+                c,
+                &messages::NewMessage {
+                    id: "m1",
+                    clinic_id: "c1",
+                    session_id: "s1",
+                    contact_id: "k1",
+                    direction: "inbound",
+                    author: "patient",
+                    provider: "evolution",
+                    instance: "i",
+                    provider_message_id: Some("G1"),
+                    kind: "text",
+                    body_sealed: None,
+                    language: None,
+                    intent: None,
+                    reply_to: None,
+                    status: "received",
+                    sent_at: None,
+                },
+                "t",
+            )
+        }),
+    );
+    busy.await.unwrap();
+    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    fine.expect("only the write that forgot is refused");
     let err = forgot.unwrap_err().to_string();
     assert!(
         err.contains("conversation_sessions (row s1) did not queue it for sync"),

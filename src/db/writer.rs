@@ -44,6 +44,10 @@ trait WriteJob: Send {
     /// Runs the closure inside the open transaction, keeping its result; `false` when it
     /// failed, so its writes must be undone. May be called again after a rollback.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// Replaces the last run's result with a failure the writer found (debug builds' sync
+    /// check): the job's writes are undone and its caller is told why.
+    #[cfg(debug_assertions)]
+    fn refuse(&mut self, why: String);
     /// Hands the caller the last run's result, once the batch committed (`Ok`) or did not.
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
@@ -64,10 +68,18 @@ where
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let _entered = self.span.enter();
+        // An earlier run's result must not outlive this run: if this one panics, its writes
+        // are undone and nothing of it may reach the caller.
+        self.result = None;
         let result = (self.f)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    #[cfg(debug_assertions)]
+    fn refuse(&mut self, why: String) {
+        self.result = Some(Err(DbError::Commit(why).into()));
     }
 
     fn finish(self: Box<Self>, commit: Result<(), String>) {
@@ -277,7 +289,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, counters: &Counters
     let mut executed = started;
     let outcome = match run_optimistically(conn, batch, &mut panicked, &mut executed) {
         Ok(true) => Ok(()),
-        Ok(false) => run_carefully(conn, batch, &panicked, &mut executed),
+        Ok(false) => run_carefully(conn, batch, &mut panicked, &mut executed),
         Err(e) => Err(e),
     };
     let micros = |d: std::time::Duration| d.as_micros() as u64;
@@ -322,8 +334,12 @@ fn run_optimistically(
                 return Ok(false);
             }
         }
+        // A write that forgot its sync entry: the careful run finds which job it was.
         #[cfg(debug_assertions)]
-        super::sync_guard::check(conn)?;
+        if super::sync_guard::check(conn).is_err() {
+            control(conn, "ROLLBACK")?;
+            return Ok(false);
+        }
         *executed = std::time::Instant::now();
         control(conn, "COMMIT")?;
         Ok(true)
@@ -335,11 +351,12 @@ fn run_optimistically(
 }
 
 /// Runs the jobs again, each in a savepoint of its own so that a failed or panicking job
-/// loses only its own writes, and commits. Jobs that panicked before are left out.
+/// loses only its own writes, and commits. Jobs that panicked before are left out; those that
+/// panic now are marked in `panicked`.
 fn run_carefully(
     conn: &Connection,
     batch: &mut [Job],
-    panicked: &[bool],
+    panicked: &mut [bool],
     executed: &mut std::time::Instant,
 ) -> rusqlite::Result<()> {
     control(conn, "BEGIN IMMEDIATE")?;
@@ -347,14 +364,23 @@ fn run_carefully(
         // Nothing written in the transaction yet: the next job needs no savepoint, as undoing
         // it is undoing the transaction.
         let mut fresh = true;
-        for (job, panicked) in batch.iter_mut().zip(panicked) {
+        for (job, panicked) in batch.iter_mut().zip(panicked.iter_mut()) {
             if *panicked {
                 continue;
             }
             if !fresh {
                 control(conn, "SAVEPOINT job")?;
             }
-            let kept = run_one(job, conn) == Some(true);
+            let ran = run_one(job, conn);
+            *panicked = ran.is_none();
+            #[allow(unused_mut)]
+            let mut kept = ran == Some(true);
+            // Checked job by job here, so that only the job that forgot is refused.
+            #[cfg(debug_assertions)]
+            if kept && let Err(e) = super::sync_guard::check(conn) {
+                job.refuse(e.to_string());
+                kept = false;
+            }
             match (fresh, kept) {
                 (true, true) => fresh = false,
                 (true, false) => {
@@ -368,8 +394,6 @@ fn run_carefully(
                 }
             }
         }
-        #[cfg(debug_assertions)]
-        super::sync_guard::check(conn)?;
         *executed = std::time::Instant::now();
         control(conn, "COMMIT")
     })();
