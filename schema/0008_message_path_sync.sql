@@ -15,7 +15,7 @@
 -- Tables written rarely (clinics, services, contacts, new sessions, handoffs, follow-ups, the
 -- audit log) keep their triggers.
 
-DROP TRIGGER sync_whatsapp_messages_insert;
-DROP TRIGGER sync_whatsapp_messages_update;
-DROP TRIGGER sync_message_metrics_insert;
-DROP TRIGGER sync_conversation_sessions_update;
+DROP TRIGGER IF EXISTS sync_whatsapp_messages_insert;
+DROP TRIGGER IF EXISTS sync_whatsapp_messages_update;
+DROP TRIGGER IF EXISTS sync_message_metrics_insert;
+DROP TRIGGER IF EXISTS sync_conversation_sessions_update;

@@ -215,8 +215,8 @@ impl Db {
     /// the rest of the batch still commits. Resolves only after the batch holding it is durably
     /// committed: an `Ok` here is on disk.
     ///
-    /// `f` may run twice (when another job of its batch fails: see `writer`), and only its last
-    /// run counts, so its only effects must be on the connection it is given: caches, counters
+    /// `f` may run twice (when any job of its batch fails, itself included: see `writer`), and
+    /// only its last run counts, so its only effects must be on the connection it is given: caches, counters
     /// and channels are updated by the caller once this resolves.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where

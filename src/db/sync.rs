@@ -1,8 +1,9 @@
 //! The sync outbox (filled by the triggers of schema/0002_sync.sql, and on the message path by
 //! the writes themselves through [`queue`]: see schema/0008_message_path_sync.sql): pending
-//! entries in commit order, the current state of the rows they name, and settling entries once the central side
-//! answered: synced, or quarantined with the reason. Settled rows are kept as a bounded history
-//! for `frontdesk sync status`. The worker's last reported state lives in `meta`.
+//! entries in commit order, the current state of the rows they name, and settling entries once
+//! the central side answered: synced, or quarantined with the reason. Settled rows are kept as
+//! a bounded history for `frontdesk sync status`. The worker's last reported state lives in
+//! `meta`.
 
 use super::{DbError, meta};
 use crate::domain::sync_table::SyncedTable;
