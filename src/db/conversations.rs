@@ -195,17 +195,13 @@ pub fn touch_inbound(
     queue_session(conn, n, session_id)
 }
 
-/// Queues a session for the central side if the update that named it by id changed it
-/// (updates of sessions queue their rows themselves: see schema/0008_message_path_sync.sql).
+/// Updates of sessions queue their rows themselves (see schema/0008_message_path_sync.sql).
 pub(super) fn queue_session(
     conn: &Connection,
     changed: usize,
     session_id: &str,
 ) -> Result<(), DbError> {
-    if changed > 0 {
-        super::sync::queue(conn, "conversation_sessions", session_id)?;
-    }
-    Ok(())
+    super::sync::queue_if_changed(conn, changed, "conversation_sessions", session_id)
 }
 
 /// Staff took the chat over until `until`; `None` hands it back to the bot.

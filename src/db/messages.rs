@@ -155,7 +155,7 @@ pub fn mark_sent(
          WHERE id = ?1",
         )?
         .execute(params![message_id, provider_message_id, now])?;
-    queue_if_changed(conn, n, message_id)
+    sync::queue_if_changed(conn, n, "whatsapp_messages", message_id)
 }
 
 pub fn mark_failed(
@@ -166,15 +166,7 @@ pub fn mark_failed(
 ) -> Result<(), DbError> {
     let n = conn.prepare_cached("UPDATE whatsapp_messages SET status = 'failed', status_reason = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![message_id, reason, now],
     )?;
-    queue_if_changed(conn, n, message_id)
-}
-
-/// Queues a message for the central side if the update that named it by id changed it.
-fn queue_if_changed(conn: &Connection, changed: usize, message_id: &str) -> Result<(), DbError> {
-    if changed > 0 {
-        sync::queue(conn, "whatsapp_messages", message_id)?;
-    }
-    Ok(())
+    sync::queue_if_changed(conn, n, "whatsapp_messages", message_id)
 }
 
 /// A stored message, PHI still sealed.

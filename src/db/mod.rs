@@ -216,8 +216,8 @@ impl Db {
     /// committed: an `Ok` here is on disk.
     ///
     /// `f` may run twice (when any job of its batch fails, itself included: see `writer`), and
-    /// only its last run counts, so its only effects must be on the connection it is given: caches, counters
-    /// and channels are updated by the caller once this resolves.
+    /// only its last run counts, so its only effects must be on the connection it is given:
+    /// caches, counters and channels are updated by the caller once this resolves.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnMut(&Connection) -> Result<T, E> + Send + 'static,

@@ -24,6 +24,19 @@ pub fn queue(conn: &Connection, table: &'static str, row_id: &str) -> Result<(),
     Ok(())
 }
 
+/// [`queue`], if the UPDATE that named `row_id` changed it (`changed` rows).
+pub fn queue_if_changed(
+    conn: &Connection,
+    changed: usize,
+    table: &'static str,
+    row_id: &str,
+) -> Result<(), DbError> {
+    if changed > 0 {
+        queue(conn, table, row_id)?;
+    }
+    Ok(())
+}
+
 /// One outbox entry waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
