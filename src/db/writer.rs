@@ -324,8 +324,7 @@ fn run_optimistically(
     panicked: &mut [bool],
     executed: &mut std::time::Instant,
 ) -> rusqlite::Result<bool> {
-    control(conn, "BEGIN IMMEDIATE")?;
-    let result = (|| {
+    in_transaction(conn, || {
         for (job, panicked) in batch.iter_mut().zip(panicked.iter_mut()) {
             let ran = run_one(job, conn);
             if ran != Some(true) {
@@ -343,11 +342,7 @@ fn run_optimistically(
         *executed = std::time::Instant::now();
         control(conn, "COMMIT")?;
         Ok(true)
-    })();
-    if result.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    result
+    })
 }
 
 /// Runs the jobs again, each in a savepoint of its own so that a failed or panicking job
@@ -359,8 +354,7 @@ fn run_carefully(
     panicked: &mut [bool],
     executed: &mut std::time::Instant,
 ) -> rusqlite::Result<()> {
-    control(conn, "BEGIN IMMEDIATE")?;
-    let result = (|| {
+    in_transaction(conn, || {
         // Nothing written in the transaction yet: the next job needs no savepoint, as undoing
         // it is undoing the transaction.
         let mut fresh = true;
@@ -396,7 +390,17 @@ fn run_carefully(
         }
         *executed = std::time::Instant::now();
         control(conn, "COMMIT")
-    })();
+    })
+}
+
+/// Begins a write transaction and runs `body`, which ends it (COMMIT or ROLLBACK); if `body`
+/// fails midway, whatever it left open is rolled back.
+fn in_transaction<T>(
+    conn: &Connection,
+    body: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    control(conn, "BEGIN IMMEDIATE")?;
+    let result = body();
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
