@@ -45,16 +45,14 @@ async fn scratch_rows(db: &Db) -> Vec<String> {
 async fn a_failing_write_makes_its_batch_run_again_without_it_and_nothing_lands_twice() {
     let (_dir, db) = scratch_db().await;
     let runs: Vec<_> = (0..3).map(|_| Arc::default()).collect();
-    let busy = occupy_writer(&db).await;
-    let before = db.writer_stats();
-    // Polled in this order, so queued in this order behind the busy writer: one batch.
-    let (first, bad, last) = tokio::join!(
-        db.write(append("first", &runs[0], false)),
-        db.write(append("bad", &runs[1], true)),
-        db.write(append("last", &runs[2], false)),
-    );
-    busy.await.unwrap();
-    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    let (first, bad, last) = in_one_batch(&db, async {
+        tokio::join!(
+            db.write(append("first", &runs[0], false)),
+            db.write(append("bad", &runs[1], true)),
+            db.write(append("last", &runs[2], false)),
+        )
+    })
+    .await;
     first.unwrap();
     assert!(bad.is_err());
     last.unwrap();
@@ -74,14 +72,13 @@ async fn a_failing_write_makes_its_batch_run_again_without_it_and_nothing_lands_
 async fn writes_in_a_batch_without_failures_run_once() {
     let (_dir, db) = scratch_db().await;
     let runs: Arc<AtomicUsize> = Arc::default();
-    let busy = occupy_writer(&db).await;
-    let before = db.writer_stats();
-    let (a, b) = tokio::join!(
-        db.write(append("a", &runs, false)),
-        db.write(append("b", &runs, false)),
-    );
-    busy.await.unwrap();
-    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    let (a, b) = in_one_batch(&db, async {
+        tokio::join!(
+            db.write(append("a", &runs, false)),
+            db.write(append("b", &runs, false)),
+        )
+    })
+    .await;
     a.unwrap();
     b.unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -92,20 +89,19 @@ async fn writes_in_a_batch_without_failures_run_once() {
 async fn a_write_panicking_in_a_batch_is_not_run_again_and_the_others_commit() {
     let (_dir, db) = scratch_db().await;
     let (runs, panics): (Arc<AtomicUsize>, Arc<AtomicUsize>) = Default::default();
-    let busy = occupy_writer(&db).await;
-    let before = db.writer_stats();
     let p = panics.clone();
-    let (first, boom, last) = tokio::join!(
-        db.write(append("first", &runs, false)),
-        db.write(move |c| -> Result<(), DbError> {
-            p.fetch_add(1, Ordering::SeqCst);
-            c.execute("INSERT INTO scratch (v) VALUES ('boom')", [])?;
-            panic!("boom")
-        }),
-        db.write(append("last", &runs, false)),
-    );
-    busy.await.unwrap();
-    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    let (first, boom, last) = in_one_batch(&db, async {
+        tokio::join!(
+            db.write(append("first", &runs, false)),
+            db.write(move |c| -> Result<(), DbError> {
+                p.fetch_add(1, Ordering::SeqCst);
+                c.execute("INSERT INTO scratch (v) VALUES ('boom')", [])?;
+                panic!("boom")
+            }),
+            db.write(append("last", &runs, false)),
+        )
+    })
+    .await;
     first.unwrap();
     assert!(matches!(boom, Err(DbError::WriterGone)));
     last.unwrap();
@@ -117,21 +113,20 @@ async fn a_write_panicking_in_a_batch_is_not_run_again_and_the_others_commit() {
 async fn a_write_panicking_when_run_again_is_not_reported_as_stored() {
     let (_dir, db) = scratch_db().await;
     let runs: Arc<AtomicUsize> = Arc::default();
-    let busy = occupy_writer(&db).await;
-    let before = db.writer_stats();
     let r = runs.clone();
-    let (fragile, bad, last) = tokio::join!(
-        // Succeeds the first time; panics when the batch runs again after `bad` failed.
-        db.write(move |c| -> Result<(), DbError> {
-            c.execute("INSERT INTO scratch (v) VALUES ('fragile')", [])?;
-            assert_eq!(r.fetch_add(1, Ordering::SeqCst), 0, "run again");
-            Ok(())
-        }),
-        db.write(append("bad", &runs, true)),
-        db.write(append("last", &runs, false)),
-    );
-    busy.await.unwrap();
-    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    let (fragile, bad, last) = in_one_batch(&db, async {
+        tokio::join!(
+            // Succeeds the first time; panics when the batch runs again after `bad` failed.
+            db.write(move |c| -> Result<(), DbError> {
+                c.execute("INSERT INTO scratch (v) VALUES ('fragile')", [])?;
+                assert_eq!(r.fetch_add(1, Ordering::SeqCst), 0, "run again");
+                Ok(())
+            }),
+            db.write(append("bad", &runs, true)),
+            db.write(append("last", &runs, false)),
+        )
+    })
+    .await;
     assert!(
         matches!(fragile, Err(DbError::WriterGone)),
         "not told its rolled-back write is stored: {fragile:?}"

@@ -15,24 +15,31 @@ fn now() -> String {
     crate::domain::time::to_db(chrono::Utc::now())
 }
 
-/// Holds the writer busy for a moment, so that the writes submitted meanwhile form one batch.
-async fn occupy_writer(db: &Db) -> tokio::task::JoinHandle<()> {
-    let db = db.clone();
+/// Runs `writes` as one batch, and checks that it was one: the writer is held busy for a
+/// moment, so the writes `writes` submits (polled in order, so queued in order) wait behind it
+/// together.
+async fn in_one_batch<T>(db: &Db, writes: impl std::future::Future<Output = T>) -> T {
+    let busy_db = db.clone();
     let (started_tx, started) = tokio::sync::oneshot::channel();
     let mut started_tx = Some(started_tx);
     let busy = tokio::spawn(async move {
-        db.write(move |_| -> Result<(), DbError> {
-            if let Some(tx) = started_tx.take() {
-                let _ = tx.send(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            Ok(())
-        })
-        .await
-        .unwrap();
+        busy_db
+            .write(move |_| -> Result<(), DbError> {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                Ok(())
+            })
+            .await
+            .unwrap();
     });
     started.await.unwrap();
-    busy
+    let before = db.writer_stats();
+    let out = writes.await;
+    busy.await.unwrap();
+    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    out
 }
 
 #[tokio::test]

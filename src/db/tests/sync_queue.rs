@@ -152,27 +152,26 @@ async fn the_message_path_writes_queue_each_row_they_change_for_sync() {
 async fn in_debug_builds_a_message_path_write_that_forgets_its_sync_entry_fails_to_commit() {
     let (_dir, db) = temp_db();
     with_a_chat(&db).await;
-    let busy = occupy_writer(&db).await;
-    let before = db.writer_stats();
-    let (forgot, fine) = tokio::join!(
-        db.write(|c| -> Result<usize, DbError> {
-            Ok(c.execute(
-                "UPDATE conversation_sessions SET language = 'en' WHERE id = 's1'",
-                [],
-            )?)
-        }),
-        // Another row: a later write queueing s1 itself would cover for the one that forgot
-        // (harmlessly: the entry syncs the row's latest state).
-        db.write(|c| {
-            messages::insert_message_if_new(
-                c,
-                &message("m1", "inbound", "patient", Some("G1"), "received"),
-                "t",
-            )
-        }),
-    );
-    busy.await.unwrap();
-    assert_eq!(db.writer_stats().commits - before.commits, 1, "one batch");
+    let (forgot, fine) = in_one_batch(&db, async {
+        tokio::join!(
+            db.write(|c| -> Result<usize, DbError> {
+                Ok(c.execute(
+                    "UPDATE conversation_sessions SET language = 'en' WHERE id = 's1'",
+                    [],
+                )?)
+            }),
+            // Another row: a later write queueing s1 itself would cover for the one that forgot
+            // (harmlessly: the entry syncs the row's latest state).
+            db.write(|c| {
+                messages::insert_message_if_new(
+                    c,
+                    &message("m1", "inbound", "patient", Some("G1"), "received"),
+                    "t",
+                )
+            }),
+        )
+    })
+    .await;
     fine.expect("only the write that forgot is refused");
     let err = forgot.unwrap_err().to_string();
     assert!(
