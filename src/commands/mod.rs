@@ -106,7 +106,7 @@ pub(crate) fn migration_lock(
     }
 }
 
-pub use bench::BenchArgs;
+pub use bench::{BenchArgs, QUESTIONS as BENCH_QUESTIONS};
 pub use bench_sync::BenchSyncArgs;
 
 pub async fn run(command: Command, config: Config) -> Result<(), Failure> {

@@ -27,6 +27,10 @@ impl Spelling {
     pub fn len(&self) -> usize {
         self.chars.len()
     }
+
+    pub fn first(&self) -> Option<char> {
+        self.chars.first().copied()
+    }
 }
 
 /// Edits tolerated between two words of these lengths: none under 4 letters or when both

@@ -64,11 +64,37 @@ pub fn closeness(word: &Term, known: &Term) -> Option<Closeness> {
     .then_some(Closeness::Typo)
 }
 
-/// Ids in the buckets of lengths within `MAX_TOLERANCE` of `len`.
-fn near(buckets: &[Vec<u32>], len: usize) -> impl Iterator<Item = u32> + '_ {
-    let low = len.saturating_sub(MAX_TOLERANCE).min(buckets.len());
-    let high = (len + MAX_TOLERANCE + 1).min(buckets.len());
-    buckets[low..high].iter().flatten().copied()
+/// Ids filed by first letter, then by length. A typo keeps the first letter and changes the
+/// length by at most `MAX_TOLERANCE` (see `edit_distance::is_typo_of`), so a search visits
+/// only the words that could be one.
+#[derive(Debug, Default)]
+struct ByFirstLetter(HashMap<char, Vec<Vec<u32>>>);
+
+impl ByFirstLetter {
+    fn file(&mut self, spelling: &Spelling, id: u32) {
+        let Some(first) = spelling.first() else {
+            return;
+        };
+        let buckets = self.0.entry(first).or_default();
+        let len = spelling.len();
+        if buckets.len() <= len {
+            buckets.resize(len + 1, Vec::new());
+        }
+        buckets[len].push(id);
+    }
+
+    /// Ids of the words starting with the letter `spelling` starts with, and within
+    /// `MAX_TOLERANCE` of its length.
+    fn near(&self, spelling: &Spelling) -> impl Iterator<Item = u32> + '_ {
+        let buckets = spelling
+            .first()
+            .and_then(|first| self.0.get(&first))
+            .map_or(&[][..], Vec::as_slice);
+        let len = spelling.len();
+        let low = len.saturating_sub(MAX_TOLERANCE).min(buckets.len());
+        let high = (len + MAX_TOLERANCE + 1).min(buckets.len());
+        buckets[low..high].iter().flatten().copied()
+    }
 }
 
 /// A set of known words under one stemmer, with ids in insertion order.
@@ -77,9 +103,10 @@ pub struct Vocabulary {
     terms: Vec<Term>,
     ids: HashMap<String, u32>,
     by_stem: HashMap<String, Vec<u32>>,
-    /// Ids by spelling length and by stem length: a typo search only visits nearby lengths.
-    by_raw_len: Vec<Vec<u32>>,
-    by_stem_len: Vec<Vec<u32>>,
+    /// Ids by the first letter and length of the spelling and of the stem: a typo search
+    /// visits only the words that could be one.
+    spellings: ByFirstLetter,
+    stems: ByFirstLetter,
 }
 
 impl Vocabulary {
@@ -91,15 +118,8 @@ impl Vocabulary {
         let id = u32::try_from(self.terms.len()).unwrap_or(u32::MAX);
         let term = Term::new(word, stemmer);
         self.by_stem.entry(term.stem.clone()).or_default().push(id);
-        for (buckets, len) in [
-            (&mut self.by_raw_len, term.raw_spelling.len()),
-            (&mut self.by_stem_len, term.stem_spelling.len()),
-        ] {
-            if buckets.len() <= len {
-                buckets.resize(len + 1, Vec::new());
-            }
-            buckets[len].push(id);
-        }
+        self.spellings.file(&term.raw_spelling, id);
+        self.stems.file(&term.stem_spelling, id);
         self.ids.insert(word.to_string(), id);
         self.terms.push(term);
         id
@@ -145,11 +165,17 @@ impl Vocabulary {
         if raw_len.max(stem_len) < 4 {
             return;
         }
-        let raw_near =
-            |id: u32| self.terms[id as usize].raw_spelling.len().abs_diff(raw_len) <= MAX_TOLERANCE;
-        // Words near in spelling length, then those only near in stem length (not seen yet).
-        let candidates = near(&self.by_raw_len, raw_len)
-            .chain(near(&self.by_stem_len, stem_len).filter(|&id| !raw_near(id)));
+        // A word filed under both is visited once: as near in spelling.
+        let raw_near = |id: u32| {
+            let known = &self.terms[id as usize].raw_spelling;
+            known.first() == word.raw_spelling.first()
+                && known.len().abs_diff(raw_len) <= MAX_TOLERANCE
+        };
+        let candidates = self.spellings.near(&word.raw_spelling).chain(
+            self.stems
+                .near(&word.stem_spelling)
+                .filter(|&id| !raw_near(id)),
+        );
         for id in candidates {
             if let Some(c) = closeness(word, &self.terms[id as usize]) {
                 out.push((id, c));
@@ -225,6 +251,63 @@ mod tests {
     fn unrelated_words_of_similar_length_do_not_match() {
         assert_eq!(close("пересадка", "пломба", Algorithm::Russian), None);
         assert_eq!(close("hours", "house", Algorithm::English), None);
+    }
+
+    /// What `lookup` must find, by comparing the word with every known word.
+    fn every_match(vocabulary: &Vocabulary, word: &Term) -> Vec<(u32, Closeness)> {
+        let all =
+            (0..vocabulary.size() as u32).map(|id| (id, closeness(word, vocabulary.term(id))));
+        let exact: Vec<_> = all
+            .clone()
+            .filter_map(|(id, c)| (c == Some(Closeness::Exact)).then_some((id, Closeness::Exact)))
+            .collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let mut typos: Vec<_> = all.filter_map(|(id, c)| Some(id).zip(c)).collect();
+        typos.sort();
+        typos
+    }
+
+    #[test]
+    fn the_typo_index_finds_what_comparing_with_every_word_finds() {
+        for (algorithm, known, asked) in [
+            (
+                Algorithm::Russian,
+                "пломба пломбы пломбировка чистка чистки коронка коронки имплант имплантация \
+                 удаление удалить отбеливание рентген консультация сколько стоимость стоит \
+                 цена цены почём брекеты виниры вкладка протез протезирование анестезия \
+                 снимок лечение каналов кариеса десны дёсен зуба зубов мудрости",
+                "пломаб пломбу плобма сколко скока стоимоть ценна чиска коронак импалнт \
+                 удалние отбеливане рентег консультацыя брикеты винеры протэз лечени каналоф \
+                 кариес десна зуб мудрость аломба кломба",
+            ),
+            (
+                Algorithm::English,
+                "filling fillings cleaning crown crowns implant implants whitening extraction \
+                 removal price prices cost costs much how consultation xray braces veneers \
+                 denture dentures anaesthesia treatment canal root teeth tooth wisdom",
+                "filing fillng cleening crwn implnt implat whitenning extracton removel prise \
+                 coast mutch consultaton braeces venners dentur anesthesia treatmant cannal \
+                 roots teath toth wisdon killing never",
+            ),
+        ] {
+            let stemmer = Stemmer::create(algorithm);
+            let mut vocabulary = Vocabulary::default();
+            for word in known.split_whitespace() {
+                vocabulary.insert(word, &stemmer);
+            }
+            let mut typos = 0;
+            for word in asked.split_whitespace().chain(known.split_whitespace()) {
+                let term = Term::new(word, &stemmer);
+                let mut found = Vec::new();
+                vocabulary.lookup(&term, &mut found);
+                found.sort();
+                assert_eq!(found, every_match(&vocabulary, &term), "{word}");
+                typos += found.iter().filter(|(_, c)| *c == Closeness::Typo).count();
+            }
+            assert!(typos >= 10, "too few typos to show anything: {typos}");
+        }
     }
 
     #[test]

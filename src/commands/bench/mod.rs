@@ -17,6 +17,7 @@ mod phases;
 use super::Failure;
 use super::sandbox::Sandbox;
 use crate::db::DbError;
+pub use client::QUESTIONS;
 use client::{Arrivals, Poster, number};
 use phases::{bare_throughput, correctness, fixed_rate, flat_out, max_throughput};
 use serde_json::json;
