@@ -166,13 +166,6 @@ impl Db {
         let applied = migrate::run(&mut conn, path)?;
         // Checkpoints run in the background (see checkpointer.rs); this is the safety net.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-        // The writer's own page cache is larger than the readers' 2 MB: every message
-        // touches a few pages at random places (the dedupe index, its chat's session row and
-        // its entry in the session index), and once a year of messages outgrows 2 MB those
-        // were read back from the OS on most turns (`pread` was 3-4% of the writer's time
-        // under `frontdesk bench` after ~90,000 messages). 16 MB holds them for years of a
-        // busy clinic's messages.
-        conn.pragma_update(None, "cache_size", -16_000)?;
         #[cfg(debug_assertions)]
         sync_guard::install(&conn)?;
         let checkpointer = checkpointer::Checkpointer::spawn(path)?;
@@ -309,7 +302,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // write job. Nothing durable lives there; the WAL is what makes commits durable.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // About 2 MB of page cache per connection (negative = KiB; SQLite's default, stated so it
-    // does not change under us); the writer's is set larger once it is open (`open_inner`).
+    // does not change under us), the writer's too. A larger cache costs the writer more than
+    // it saves: when a b-tree split swaps page numbers, SQLite parks a page at the locking
+    // page's number (page 262,145) for a moment, and the commit that follows scans the whole
+    // page cache for pages past the end of the file. Under `frontdesk bench`, after ~100,000
+    // messages, 16 MB put 9-12% of the writer's time in that scan and 2 MB 2%, while reading
+    // pages back from the OS cost about 3% with either (the random pages outgrow both).
     conn.pragma_update(None, "cache_size", -2_000)?;
     // Every statement in `db/` goes through `prepare_cached`: parsing SQL costs more than
     // running these small statements.

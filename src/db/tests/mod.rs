@@ -68,7 +68,10 @@ async fn connections_use_wal_full_sync_and_foreign_keys() {
         .await
         .unwrap();
     assert_eq!(writer_fk, 1);
-    assert_eq!(writer_cache, -16_000, "the writer keeps 16 MB of pages");
+    assert_eq!(
+        writer_cache, -2_000,
+        "the writer keeps 2 MB of pages (see `configure`)"
+    );
     let reader_cache: i64 = db
         .read(|c| -> Result<i64, DbError> {
             Ok(c.pragma_query_value(None, "cache_size", |r| r.get(0))?)
