@@ -31,14 +31,9 @@ fn demo_services() -> Vec<Service> {
     frontdesk::services::price_list::parse(csv)
         .expect("the demo price list parses")
         .into_iter()
-        .map(|s| Service {
-            id: s.code.clone(),
-            code: s.code,
-            name: s.name,
-            names: s.names,
-            price_minor: s.price_minor,
-            currency: s.currency,
-            aliases: s.aliases,
+        .map(|s| {
+            let id = s.code.clone();
+            s.with_id(id)
         })
         .collect()
 }

@@ -19,6 +19,21 @@ pub struct NewService {
     pub aliases: Vec<String>,
 }
 
+impl NewService {
+    /// The row as a `Service` under `id` (the importer's rows get theirs when stored).
+    pub fn with_id(self, id: String) -> Service {
+        Service {
+            id,
+            code: self.code,
+            name: self.name,
+            names: self.names,
+            price_minor: self.price_minor,
+            currency: self.currency,
+            aliases: self.aliases,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplaceSummary {
     pub added: usize,

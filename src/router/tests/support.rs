@@ -14,14 +14,9 @@ pub fn parse_price_csv(csv: &str) -> Vec<Service> {
     crate::services::price_list::parse(csv.as_bytes())
         .unwrap()
         .into_iter()
-        .map(|s| Service {
-            id: s.code.clone(),
-            code: s.code,
-            name: s.name,
-            names: s.names,
-            price_minor: s.price_minor,
-            currency: s.currency,
-            aliases: s.aliases,
+        .map(|s| {
+            let id = s.code.clone();
+            s.with_id(id)
         })
         .collect()
 }
