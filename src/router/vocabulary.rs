@@ -1,7 +1,8 @@
 //! Words with their Snowball stems, and typo-tolerant lookup of a patient's word among them.
 //! A word matches exactly when the stems are equal, or as a typo when its spelling or its stem
 //! is a few edits away (see `edit_distance`). Building a vocabulary stems every word once and
-//! files it by length, so a typo search visits only words of nearby lengths.
+//! files it by first letter and length, so a typo search visits only words that start with
+//! the same letter and have a nearby length.
 
 use std::collections::HashMap;
 
