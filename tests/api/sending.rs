@@ -240,6 +240,48 @@ async fn a_reply_to_a_message_the_gateway_delivered_late_still_goes_out_after_a_
 }
 
 #[tokio::test]
+async fn a_reply_handed_over_again_after_it_was_delivered_is_not_sent_twice() {
+    // A turn hands its reply to the sender only after its commit. In that gap a rescan can
+    // find the pending row, deliver it and record the outcome; the turn's hand-over then
+    // comes late. The gap is too narrow to hit on purpose, so this hands a delivered reply
+    // over a second time, which is what the sender sees in that case.
+    let app = spawn_app().await;
+    let r = app
+        .post_evolution(
+            &evolution_text("LH1", "79990004455", "Сколько стоит пломба?"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(10)).await;
+    assert_eq!(sends.len(), 1);
+    outbox_settled(&app).await;
+    let ids = |sql: &str| app.query_string(sql).expect(sql);
+    let late = frontdesk::jobs::sender::OutgoingSend {
+        outbox_id: ids("SELECT id FROM send_outbox"),
+        message_id: ids("SELECT message_id FROM send_outbox"),
+        session_id: ids("SELECT session_id FROM whatsapp_messages WHERE direction = 'outbound'"),
+        provider: frontdesk::domain::message::Provider::Evolution,
+        instance: sends[0].instance.clone(),
+        to: sends[0].number.clone(),
+        text: sends[0].text.clone(),
+        template: None,
+        attempts: 0,
+        not_before: None,
+        not_after: None,
+        quiet: None,
+    };
+    app.state.shared.sender.enqueue(late);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.gateway.attempts(),
+        1,
+        "the delivered reply was sent again"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_safety_rescan_never_sends_a_delivered_reply_again() {
     // A delivery's outcome is committed up to 20 ms after the gateway accepted it; a rescan
     // every 5 ms lands in that gap again and again while 120 chats are being answered.
