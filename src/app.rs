@@ -430,3 +430,23 @@ pub fn create_private_dir(path: &Path) -> Result<(), StartupError> {
             source,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::START_ALLOWANCE;
+
+    /// The start allowance a waited-for start asks systemd for again is the unit's own.
+    #[test]
+    fn the_start_allowance_is_the_units_timeout_start_sec() {
+        let unit = include_str!("../systemd/frontdesk.service");
+        let value = unit
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("TimeoutStartSec="))
+            .expect("the unit sets TimeoutStartSec");
+        let minutes: u64 = value
+            .strip_suffix("min")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("TimeoutStartSec={value} is not in whole minutes"));
+        assert_eq!(START_ALLOWANCE.as_secs(), minutes * 60);
+    }
+}
