@@ -44,7 +44,7 @@ impl Puller {
                 Ok(s) if s.clinics_changed + s.services_changed > 0 => tracing::info!(
                     clinics = s.clinics_changed,
                     services = s.services_changed,
-                    skipped = s.skipped,
+                    skipped = s.skipped.len(),
                     "pulled changes from the central database"
                 ),
                 Ok(_) | Err(PullError::BreakerOpen) => {}
@@ -88,6 +88,9 @@ impl Puller {
             Err(e) => s.last_pull_error = Some(e.to_string()),
         });
         let summary = result?;
+        for s in &summary.skipped {
+            tracing::warn!(what = s.what, reason = %s.reason, "pulled row skipped");
+        }
         if summary.clinics_changed > 0 {
             self.clinics.reload().await?;
         }

@@ -9,12 +9,21 @@ use crate::domain::time;
 use serde_json::Value;
 
 /// What one pull changed locally.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullSummary {
     pub clinics_changed: usize,
     pub services_changed: usize,
-    /// Rows left out: invalid, or clashing with a local service's code.
-    pub skipped: usize,
+    /// Rows left out: invalid, or clashing with a local service's code. Reported by the caller
+    /// once the pull is committed: [`apply`] runs inside a write job, which the writer may run
+    /// a second time (when another job of its batch fails), and would then log them twice.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A pulled row left out, and why (names no patient data: these are clinic and price rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub what: &'static str,
+    pub reason: String,
 }
 
 /// The central rows of one pull, as fetched.
@@ -116,16 +125,14 @@ pub fn parse_service(v: &Value) -> Result<PulledService, String> {
 /// Applies a pull in one transaction: organisations, then clinics, then services.
 pub fn apply(conn: &Connection, pulled: &Pulled, now: &str) -> Result<PullSummary, DbError> {
     let mut summary = PullSummary::default();
-    let skip = |what: &str, why: String| {
-        tracing::warn!(what, reason = %why, "pulled row skipped");
-    };
+    let mut skipped = Vec::new();
+    let mut skip = |what: &'static str, reason: String| skipped.push(Skipped { what, reason });
     for v in &pulled.organisations {
         match parse_organisation(v) {
             Ok(o) => {
                 sync_down::apply_organisation(conn, &o)?;
             }
             Err(why) => {
-                summary.skipped += 1;
                 skip("organisation", why);
             }
         }
@@ -138,7 +145,6 @@ pub fn apply(conn: &Connection, pulled: &Pulled, now: &str) -> Result<PullSummar
                 }
             }
             Err(why) => {
-                summary.skipped += 1;
                 skip("clinic", why);
             }
         }
@@ -148,12 +154,10 @@ pub fn apply(conn: &Connection, pulled: &Pulled, now: &str) -> Result<PullSummar
             Ok(Ok(Applied::Changed)) => summary.services_changed += 1,
             Ok(Ok(Applied::Unchanged)) => {}
             Ok(Ok(Applied::CodeConflict)) => {
-                summary.skipped += 1;
                 skip("service", "another local service has this code".into());
             }
             Ok(Err(e)) => return Err(e),
             Err(why) => {
-                summary.skipped += 1;
                 skip("service", why);
             }
         }
@@ -161,6 +165,7 @@ pub fn apply(conn: &Connection, pulled: &Pulled, now: &str) -> Result<PullSummar
     if summary.services_changed > 0 {
         prices::bump_prices_version(conn, now)?;
     }
+    summary.skipped = skipped;
     Ok(summary)
 }
 
@@ -195,5 +200,31 @@ mod tests {
         let mut bad = service();
         bad["updated_at"] = json!("yesterday");
         assert!(parse_service(&bad).is_err());
+    }
+
+    /// `apply` runs inside a write job, which may run twice: it reports what it left out
+    /// instead of logging it, and the caller logs once after the commit.
+    #[tokio::test]
+    async fn a_refused_row_is_reported_with_its_reason_and_nothing_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("t.db")).unwrap();
+        let mut bad = service();
+        bad["currency"] = json!("RUBLES");
+        let pulled = Pulled {
+            services: vec![bad],
+            ..Pulled::default()
+        };
+        let summary = db
+            .write(move |c| apply(c, &pulled, "2026-01-03T00:00:00.000000Z"))
+            .await
+            .unwrap();
+        assert_eq!(summary.services_changed, 0);
+        assert_eq!(summary.skipped.len(), 1, "{summary:?}");
+        assert_eq!(summary.skipped[0].what, "service");
+        assert!(
+            summary.skipped[0].reason.contains("currency"),
+            "{:?}",
+            summary.skipped[0].reason
+        );
     }
 }
