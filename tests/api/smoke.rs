@@ -222,11 +222,10 @@ async fn a_backup_taken_while_serving_opens_with_the_same_keys_and_data() {
     assert_eq!(n, 2);
 }
 
-#[test]
-fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
-    use frontdesk::db::migrate::{MIGRATIONS, latest};
+/// A data dir whose database is as the previous release left it: every migration but the last.
+fn previous_release_database() -> tempfile::TempDir {
+    use frontdesk::db::migrate::MIGRATIONS;
     let dir = tempfile::tempdir().unwrap();
-    // A database as the previous release left it: every migration but the last.
     let conn = frontdesk::db::rusqlite::Connection::open(dir.path().join("frontdesk.db")).unwrap();
     conn.pragma_update(None, "application_id", 0x4644_4553i64)
         .unwrap();
@@ -239,7 +238,20 @@ fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
         conn.execute_batch(m.sql).unwrap();
         conn.pragma_update(None, "user_version", m.version).unwrap();
     }
-    drop(conn);
+    dir
+}
+
+fn schema_version(dir: &std::path::Path) -> i64 {
+    frontdesk::db::rusqlite::Connection::open(dir.join("frontdesk.db"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
+    use frontdesk::db::migrate::latest;
+    let dir = previous_release_database();
     let cli = Cli::new(dir.path());
     let first = cli.run(&["migrate"]);
     assert!(first.status.success(), "{}", first.stderr_text());
@@ -266,6 +278,21 @@ fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
         "{}",
         none.stderr_text()
     );
+}
+
+#[test]
+fn migrate_beside_the_older_running_service_changes_nothing_and_says_how_to_upgrade() {
+    use frontdesk::data_lock::{DataDirLock, Use};
+    use frontdesk::db::migrate::latest;
+    let dir = previous_release_database();
+    // The service of the previous release, still running on this data dir.
+    let _service = DataDirLock::acquire(dir.path(), Use::Serve).unwrap();
+    let out = Cli::new(dir.path()).run(&["migrate"]);
+    assert_eq!(out.status.code(), Some(78), "{}", out.stderr_text());
+    let said = out.stderr_text();
+    assert!(said.contains("nothing was changed"), "{said}");
+    assert!(said.contains("systemctl restart frontdesk"), "{said}");
+    assert_eq!(schema_version(dir.path()), latest() - 1);
 }
 
 /// An initialised data dir (`<dir>/data`) and a socket at `<dir>/notify.sock` standing in
