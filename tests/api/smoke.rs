@@ -241,13 +241,6 @@ fn previous_release_database() -> tempfile::TempDir {
     dir
 }
 
-fn schema_version(dir: &std::path::Path) -> i64 {
-    frontdesk::db::rusqlite::Connection::open(dir.join("frontdesk.db"))
-        .unwrap()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap()
-}
-
 #[test]
 fn migrate_brings_an_older_database_up_to_date_then_has_nothing_to_do() {
     use frontdesk::db::migrate::latest;
@@ -292,7 +285,8 @@ fn migrate_beside_the_older_running_service_changes_nothing_and_says_how_to_upgr
     let said = out.stderr_text();
     assert!(said.contains("nothing was changed"), "{said}");
     assert!(said.contains("systemctl restart frontdesk"), "{said}");
-    assert_eq!(schema_version(dir.path()), latest() - 1);
+    let version = frontdesk::db::Db::schema_version(&dir.path().join("frontdesk.db")).unwrap();
+    assert_eq!(version, latest() - 1);
 }
 
 /// An initialised data dir (`<dir>/data`) and a socket at `<dir>/notify.sock` standing in
