@@ -113,6 +113,7 @@ fn a_short_bench_run_reports_figures_and_loses_nothing() {
         "latency_ms",
         "received_to_queued_ms",
         "bare_endpoint_latency_ms",
+        "disk_fsync_ms",
     ] {
         assert!(
             report["fixed_rate"][figure]["p99"].as_f64().unwrap() > 0.0,

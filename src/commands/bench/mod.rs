@@ -1,6 +1,8 @@
 //! `frontdesk bench`: drives signed Evolution webhooks into a throwaway Frontdesk (temp data
 //! dir, local gateway) and prints JSON figures:
-//! - end-to-end latency (webhook sent → `sendText` arrives at the gateway) at a fixed rate;
+//! - end-to-end latency (webhook sent → `sendText` arrives at the gateway) at a fixed rate,
+//!   next to the machine's own floor at that rate: a do-nothing HTTP endpoint's latency and
+//!   the disk's `fdatasync` time for a commit's worth of WAL;
 //! - maximum sustained throughput, and, with the same client, the throughput of a bare HTTP
 //!   endpoint that does nothing, with the ratio between the two;
 //! - a correctness run: many chats, redeliveries mixed in; every message answered exactly once.
@@ -131,6 +133,8 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
     latency["bare_endpoint_latency_ms"] =
         phases::bare_fixed_rate(&client, args.rate, args.seconds).await?;
+    latency["disk_fsync_ms"] =
+        phases::disk_fixed_rate(sandbox.dir.path(), args.rate, args.seconds).await?;
     latency["received_to_queued_ms"] = json!({
         "p50": round(client::percentile(&queued_us, 0.50)),
         "p99": round(client::percentile(&queued_us, 0.99)),

@@ -217,6 +217,64 @@ pub async fn bare_fixed_rate(
     }))
 }
 
+/// The disk's own share of the fixed-rate latency: every reply waits for its commit's
+/// `fdatasync`, so this disk's `fdatasync` times bound the end-to-end figures from below. At the
+/// same rate and for as long as the fixed-rate phase, a file beside the database gets what one
+/// commit writes to the WAL at that rate (`COMMIT_FRAMES` frames, appended, wrapping round
+/// like a WAL restarting) and is synced; each sync is timed.
+pub async fn disk_fixed_rate(
+    dir: &std::path::Path,
+    rate: u64,
+    seconds: u64,
+) -> Result<serde_json::Value, Failure> {
+    use std::io::{Seek, SeekFrom, Write};
+    /// WAL frames one message's commit wrote at 500 messages/s (about 113 KB; see the
+    /// writer's module docs).
+    const COMMIT_FRAMES: usize = 28;
+    /// A WAL frame: its 24-byte header and one 4 KB page.
+    const FRAME: usize = 24 + 4096;
+    /// Where the probe wraps round; written once before timing, as a long-running WAL is.
+    const SPAN: u64 = 16 << 20;
+    let path = dir.join("disk-probe");
+    let ms = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<f64>> {
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(&vec![0u8; SPAN as usize])?;
+        file.sync_all()?;
+        let commit: Vec<u8> = (0..COMMIT_FRAMES * FRAME).map(|i| i as u8).collect();
+        let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+        let (start, mut offset) = (Instant::now(), 0u64);
+        let mut ms = Vec::new();
+        for i in 0..rate * seconds {
+            let due = start + interval * i as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if offset + commit.len() as u64 > SPAN {
+                offset = 0;
+            }
+            file.seek(SeekFrom::Start(offset))?;
+            file.write_all(&commit)?;
+            offset += commit.len() as u64;
+            let at = Instant::now();
+            file.sync_data()?;
+            ms.push(at.elapsed().as_secs_f64() * 1000.0);
+        }
+        drop(file);
+        std::fs::remove_file(&path)?;
+        Ok(ms)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    let mut ms = ms;
+    ms.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    Ok(json!({
+        "p50": round(percentile(&ms, 0.50)),
+        "p99": round(percentile(&ms, 0.99)),
+        "max": round(ms.last().copied().unwrap_or(f64::NAN)),
+    }))
+}
+
 /// `messages` messages over chats of 20 (each chat sequential, chats concurrent), 5% of them
 /// delivered twice. Every message must get exactly one reply.
 pub async fn correctness(
