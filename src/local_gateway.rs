@@ -47,6 +47,9 @@ struct Inner {
     id_salt: String,
     /// Speak Evolution API v1 (`textMessage.text`) instead of v2 (`text`).
     evolution_v1: std::sync::atomic::AtomicBool,
+    /// Instances whose phone is disconnected: Evolution answers their sends with 500
+    /// "Connection Closed" while its other instances work.
+    offline: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Clone)]
@@ -77,6 +80,7 @@ impl LocalGateway {
             next_id: AtomicU64::new(1),
             id_salt: hex::encode(crate::crypto::random_bytes::<4>()).to_uppercase(),
             evolution_v1: std::sync::atomic::AtomicBool::new(false),
+            offline: Mutex::default(),
         });
         let app = Router::new()
             .route("/message/sendText/{instance}", post(evolution_send))
@@ -113,6 +117,16 @@ impl LocalGateway {
     /// From now on, accepts only Evolution API v1 bodies and answers as v1 does.
     pub fn speak_evolution_v1(&self) {
         self.inner.evolution_v1.store(true, Ordering::Relaxed);
+    }
+
+    /// From now on, sends through `instance` fail as Evolution's do when that instance's phone
+    /// is disconnected (500 "Connection Closed"); other instances are not affected.
+    pub fn disconnect(&self, instance: &str) {
+        self.inner
+            .offline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(instance.to_owned());
     }
 
     /// Queues answers for the next attempts; when the script runs out, sends succeed.
@@ -238,6 +252,19 @@ async fn evolution_send(
         return (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Json(body),
+        );
+    }
+    if inner
+        .offline
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&instance)
+    {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(
+                json!({"status": 500, "error": "Internal Server Error", "response": {"message": "Connection Closed"}}),
+            ),
         );
     }
     let id = accept(&inner, &instance, number, text, "3EB0");

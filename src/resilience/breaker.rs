@@ -4,6 +4,7 @@
 
 use crate::clock::SharedClock;
 use chrono::{DateTime, Duration, Utc};
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,8 @@ impl BreakerState {
 }
 
 pub struct Breaker {
-    name: &'static str,
+    /// Names the breaker in logs: which remote side, and for a gateway which instance.
+    name: Cow<'static, str>,
     threshold: u32,
     open_for: Duration,
     clock: SharedClock,
@@ -48,13 +50,13 @@ pub enum Admission {
 
 impl Breaker {
     pub fn new(
-        name: &'static str,
+        name: impl Into<Cow<'static, str>>,
         threshold: u32,
         open_for: std::time::Duration,
         clock: SharedClock,
     ) -> Self {
         Self {
-            name,
+            name: name.into(),
             threshold,
             open_for: Duration::from_std(open_for).unwrap_or(Duration::seconds(30)),
             clock,
@@ -84,7 +86,7 @@ impl Breaker {
     pub fn success(&self) {
         let mut state = self.lock();
         if !matches!(*state, BreakerState::Closed { .. }) {
-            tracing::info!(breaker = self.name, "circuit closed: calls recovered");
+            tracing::info!(breaker = %self.name, "circuit closed: calls recovered");
         }
         *state = BreakerState::Closed { failures: 0 };
     }
@@ -124,7 +126,7 @@ impl Breaker {
             let until = now + self.open_for;
             if !matches!(*state, BreakerState::Open { .. }) {
                 tracing::warn!(
-                    breaker = self.name,
+                    breaker = %self.name,
                     open_secs = self.open_for.num_seconds(),
                     "circuit open"
                 );

@@ -306,3 +306,48 @@ async fn the_safety_rescan_never_sends_a_delivered_reply_again() {
     assert_eq!(sends.len(), chats, "no reply delivered twice");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_clinic_s_disconnected_phone_does_not_hold_back_another_clinic_s_replies() {
+    let app = spawn_app().await;
+    app.gateway.disconnect("clinic-offline");
+    let post = |instance: &'static str, id: String, phone: String| {
+        let body = frontdesk::local_gateway::evolution_text_webhook(
+            instance,
+            &id,
+            &phone,
+            "Анна Петрова",
+            "Сколько стоит пломба?",
+            chrono::Utc::now().timestamp(),
+        );
+        let app = &app;
+        async move { app.post_evolution(&body, Auth::Jwt).await.status() }
+    };
+    // Enough failing chats on the offline number to open a breaker shared by everyone.
+    for n in 0..6 {
+        assert_eq!(
+            post(
+                "clinic-offline",
+                format!("OFF{n}"),
+                format!("7999000110{n}")
+            )
+            .await,
+            200
+        );
+    }
+    for _ in 0..200 {
+        if app.gateway.attempts() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        post("clinic-online", "ON1".into(), "79990002200".into()).await,
+        200
+    );
+    let sends = app.gateway.wait_for_sends(1, Duration::from_secs(3)).await;
+    assert_eq!(sends.len(), 1, "the working number's reply went out");
+    assert_eq!(sends[0].instance, "clinic-online");
+    assert_eq!(sends[0].number, "79990002200");
+    app.shutdown().await;
+}

@@ -5,7 +5,11 @@
 //! so a restart resumes the queue. One chat is sent strictly in order (its next message waits
 //! for the previous one, retries included); different chats go out concurrently. Transient
 //! failures retry with capped exponential backoff and jitter; permanent ones are recorded
-//! with their reason. Each gateway has a circuit breaker: while it is open nothing is called.
+//! with their reason. Each gateway instance (one clinic's WhatsApp number) has a circuit
+//! breaker: while it is open nothing is sent through it. Per instance, not per provider: one
+//! Evolution server carries several clinics' numbers, and a number that is logged out or
+//! disconnected answers 5xx while the others work; a breaker shared by all of them would hold
+//! every clinic's replies back for as long as one phone is offline.
 
 use crate::clients::gateway::{GatewayClient, SendError};
 use crate::clock::SharedClock;
@@ -48,7 +52,8 @@ pub struct Sender {
     config: SenderConfig,
     /// The follow-ups' quiet hours, for follow-ups reloaded from the outbox.
     followup_quiet: Option<QuietHours>,
-    breakers: HashMap<Provider, Arc<Breaker>>,
+    /// By provider and instance, made on first use.
+    breakers: HashMap<Provider, HashMap<String, Arc<Breaker>>>,
     recent: Arc<RecentSends>,
     rx: mpsc::UnboundedReceiver<OutgoingSend>,
     chats: HashMap<String, VecDeque<OutgoingSend>>,
@@ -93,18 +98,6 @@ impl Sender {
         handle: &SenderHandle,
         rx: mpsc::UnboundedReceiver<OutgoingSend>,
     ) -> Self {
-        let breaker = |name| {
-            Arc::new(Breaker::new(
-                name,
-                5,
-                Duration::from_secs(30),
-                clock.clone(),
-            ))
-        };
-        let breakers = HashMap::from([
-            (Provider::Evolution, breaker("evolution gateway")),
-            (Provider::Cloud, breaker("cloud api gateway")),
-        ]);
         Self {
             db,
             keys,
@@ -112,7 +105,7 @@ impl Sender {
             gateway,
             config,
             followup_quiet,
-            breakers,
+            breakers: HashMap::new(),
             recent: handle.recent.clone(),
             rx,
             chats: HashMap::new(),
@@ -329,6 +322,22 @@ impl Sender {
             .max(Duration::from_millis(1))
     }
 
+    /// The circuit breaker of one gateway instance.
+    fn breaker(&mut self, provider: Provider, instance: &str) -> Arc<Breaker> {
+        let instances = self.breakers.entry(provider).or_default();
+        if let Some(breaker) = instances.get(instance) {
+            return breaker.clone();
+        }
+        let breaker = Arc::new(Breaker::new(
+            format!("{} gateway, instance {instance}", provider.as_str()),
+            5,
+            Duration::from_secs(30),
+            self.clock.clone(),
+        ));
+        instances.insert(instance.to_owned(), breaker.clone());
+        breaker
+    }
+
     fn dispatch(&mut self, inflight: &mut JoinSet<(OutgoingSend, Outcome)>) {
         self.promote_due();
         while inflight.len() < self.config.concurrency {
@@ -341,7 +350,7 @@ impl Sender {
             let Some(send) = self.chats.get(&session).and_then(|q| q.front()).cloned() else {
                 continue;
             };
-            let breaker = self.breakers[&send.provider].clone();
+            let breaker = self.breaker(send.provider, &send.instance);
             let admission = match gate(&send, &breaker, self.clock.now()) {
                 Gate::WindowClosed => {
                     self.busy.insert(session);
