@@ -12,6 +12,9 @@ use crate::shutdown::Shutdown;
 use std::sync::Arc;
 
 pub async fn run(config: Config) -> Result<(), Failure> {
+    config
+        .check_services()
+        .map_err(|e| Failure::config(anyhow::anyhow!("configuration error: {e}")))?;
     let shutdown = Shutdown::from_signals()?;
     let app = tokio::select! {
         built = App::build(config, Arc::new(SystemClock)) => built.map_err(startup_failure)?,

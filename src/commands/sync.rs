@@ -27,10 +27,15 @@ pub async fn status(config: Config, as_json: bool) -> Result<(), Failure> {
     let state: Value = state
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(Value::Null);
+    // The service may get its target from an environment this command does not see (its
+    // credentials or environment file): then what the service last reported is shown.
     let target = match config.sync.target(&config.supabase) {
         SyncTargetConfig::Supabase { url, .. } => json!({ "kind": "supabase", "url": url }),
         SyncTargetConfig::Postgres { .. } => json!({ "kind": "postgres" }),
-        SyncTargetConfig::None => json!({ "kind": "none" }),
+        SyncTargetConfig::None => match state["target"].as_str() {
+            Some(kind) => json!({ "kind": kind, "reported_by_service": true }),
+            None => json!({ "kind": "none" }),
+        },
     };
     let oldest_secs = backlog
         .oldest_pending_ms
@@ -75,6 +80,15 @@ fn age(secs: i64) -> String {
 
 fn print_text(r: &Value) {
     let target = match r["target"]["kind"].as_str() {
+        _ if r["target"]["reported_by_service"] == true => format!(
+            "{} (as the running service reported; this command's configuration does not set \
+             one)",
+            match r["target"]["kind"].as_str() {
+                Some("supabase") => "Supabase REST",
+                Some("postgres") => "PostgreSQL",
+                other => other.unwrap_or("unknown"),
+            }
+        ),
         Some("supabase") => format!(
             "Supabase REST ({})",
             r["target"]["url"].as_str().unwrap_or("")

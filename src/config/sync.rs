@@ -110,7 +110,8 @@ impl Default for SyncConfig {
 }
 
 impl SyncConfig {
-    /// The selected target. Call after validation (which rejects half-configured targets).
+    /// The selected target; a half-configured one is none (`serve` refuses to start with one,
+    /// see `check_target`).
     pub fn target(&self, supabase: &SupabaseConfig) -> SyncTargetConfig {
         let postgres = || {
             self.postgres_url
@@ -133,7 +134,7 @@ impl SyncConfig {
         .unwrap_or(SyncTargetConfig::None)
     }
 
-    pub(super) fn validate(&self, supabase: &SupabaseConfig) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             key: key.into(),
             message,
@@ -176,6 +177,17 @@ impl SyncConfig {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Whether the chosen target is complete: a Supabase URL without its key (or the reverse),
+    /// or a target chosen by name without its URL. Checked by `serve`, which would sync to it;
+    /// an admin command does not need the target's secret (kept in a systemd credential, say).
+    pub(super) fn check_target(&self, supabase: &SupabaseConfig) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            message,
+        };
         let rest_half = supabase.url.is_some() != supabase.service_role_key.is_some();
         let needs_rest = matches!(self.target, TargetChoice::Supabase)
             || (self.target == TargetChoice::Auto && self.postgres_url.is_none());
@@ -241,13 +253,13 @@ mod tests {
     fn a_half_configured_supabase_is_refused_naming_what_is_missing() {
         let c = SyncConfig::default();
         let err = c
-            .validate(&supabase(Some("https://x.supabase.co"), None))
+            .check_target(&supabase(Some("https://x.supabase.co"), None))
             .unwrap_err();
         assert!(
             err.to_string().contains("SUPABASE_SERVICE_ROLE_KEY"),
             "{err}"
         );
-        let err = c.validate(&supabase(None, Some("k"))).unwrap_err();
+        let err = c.check_target(&supabase(None, Some("k"))).unwrap_err();
         assert!(err.to_string().contains("SUPABASE_URL"), "{err}");
         // With PostgreSQL chosen, a stray SUPABASE_URL from the old backend does not matter.
         let pg = SyncConfig {
@@ -255,7 +267,7 @@ mod tests {
             ..SyncConfig::default()
         };
         assert!(
-            pg.validate(&supabase(Some("https://x.supabase.co"), None))
+            pg.check_target(&supabase(Some("https://x.supabase.co"), None))
                 .is_ok()
         );
     }
@@ -266,12 +278,12 @@ mod tests {
             plaintext_fields: vec!["contacts.name".into(), "whatsapp_messages.body".into()],
             ..SyncConfig::default()
         };
-        assert!(ok.validate(&supabase(None, None)).is_ok());
+        assert!(ok.validate().is_ok());
         let bad = SyncConfig {
             plaintext_fields: vec!["contacts.phone_index".into()],
             ..SyncConfig::default()
         };
-        let err = bad.validate(&supabase(None, None)).unwrap_err().to_string();
+        let err = bad.validate().unwrap_err().to_string();
         assert!(
             err.contains("contacts.phone_index") && err.contains("contacts.name"),
             "{err}"

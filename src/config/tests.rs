@@ -327,9 +327,8 @@ fn a_gateway_url_without_its_api_key_is_refused() {
         ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
         ("EVOLUTION_API_URL", "http://127.0.0.1:8081"),
     ]);
-    let err = Config::load(&Overrides::default(), &env)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    // Loaded (an admin command needs no gateway), refused for serving.
+    let config = Config::load(&Overrides::default(), &env).unwrap();
+    let err = config.check_services().unwrap_err().to_string();
     assert!(err.contains("EVOLUTION_API_KEY"), "{err}");
 }

@@ -74,6 +74,23 @@ impl Config {
         .collect()
     }
 
+    /// What only the server needs: each remote side it talks to configured in full. Checked
+    /// by `serve` and not at load, so that admin commands (a nightly backup, `prices import`)
+    /// run with the installed config even when the server's secrets reach it only as systemd
+    /// credentials or environment, which those commands do not see.
+    pub fn check_services(&self) -> Result<(), ConfigError> {
+        if self.evolution.api_url.is_some() && self.evolution.api_key.is_none() {
+            // Every send would go out with an empty `apikey` and be refused.
+            return Err(ConfigError::Invalid {
+                key: "evolution.api_key (EVOLUTION_API_KEY)".into(),
+                message:
+                    "is missing, and EVOLUTION_API_URL is set: the gateway refuses sends without it"
+                        .into(),
+            });
+        }
+        self.sync.check_target(&self.supabase)
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             key: key.into(),
@@ -91,7 +108,7 @@ impl Config {
         self.clinic.weekly_hours()?;
         self.check_secrets()?;
         self.followups.validate()?;
-        self.sync.validate(&self.supabase)?;
+        self.sync.validate()?;
         if self.prices.cache_ttl_secs < 10 {
             return Err(invalid(
                 "prices.cache_ttl_secs",
@@ -102,14 +119,6 @@ impl Config {
             return Err(invalid(
                 "openai.budget_ms / gather_ms",
                 "the budget must be at least 500 ms and longer than gather_ms".into(),
-            ));
-        }
-        if self.evolution.api_url.is_some() && self.evolution.api_key.is_none() {
-            // Every send would go out with an empty `apikey` and be refused.
-            return Err(invalid(
-                "evolution.api_key (EVOLUTION_API_KEY)",
-                "is missing, and EVOLUTION_API_URL is set: the gateway refuses sends without it"
-                    .into(),
             ));
         }
         if self.http.request_timeout_secs == 0 {

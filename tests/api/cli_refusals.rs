@@ -290,3 +290,28 @@ fn a_clinic_language_without_a_pack_is_refused_before_anything_is_written() {
         .unwrap();
     assert_eq!(clinics, 0, "no clinic was stored with that language");
 }
+
+/// The server's remote secrets often reach only the service (systemd credentials, its
+/// environment file): admin commands run with the same config must not need them.
+#[test]
+fn admin_commands_run_without_the_server_s_remote_secrets_which_serve_still_requires() {
+    let (dir, cli) = initialised();
+    let cli = cli
+        .env("EVOLUTION_API_URL", "http://127.0.0.1:9")
+        .env("SUPABASE_URL", "https://xyz.supabase.co");
+    let backup = dir.path().join("nightly.db");
+    for args in [
+        &["prices", "list"][..],
+        &["keys", "check"],
+        &["audit", "verify"],
+        &["sync", "status"],
+        &["followups", "list"],
+        &["backup", backup.to_str().unwrap()],
+    ] {
+        let out = cli.run(args);
+        assert!(out.status.success(), "{args:?}: {}", out.stderr_text());
+    }
+    assert!(backup.is_file());
+    let said = refused(&cli);
+    assert!(said.contains("EVOLUTION_API_KEY"), "{said}");
+}

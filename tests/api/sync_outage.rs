@@ -97,7 +97,17 @@ async fn postgres_stopped_during_a_stream_then_started_again_loses_nothing() {
     .await;
     assert_same_sets(&app.sqlite(), &db).await;
     assert_eq!(db.count("core.whatsapp_messages").await, 80);
-    app.shutdown().await;
+    let dir = app.shutdown().await;
+    // The service had its target from its own environment; `sync status` run without it says
+    // what the service reported rather than "none configured".
+    let out = Cli::new(dir.path()).run(&["sync", "status"]);
+    assert!(out.status.success(), "{}", out.stderr_text());
+    assert!(
+        out.stdout_text()
+            .contains("Target:        PostgreSQL (as the running service reported"),
+        "{}",
+        out.stdout_text()
+    );
 }
 
 /// Posts signed webhooks to a running binary until told to stop; records what was accepted.
