@@ -7,6 +7,7 @@ use super::ConfigError;
 use crate::domain::quiet_hours::QuietHours;
 use crate::domain::span::parse_span;
 use crate::domain::window;
+use crate::router::{Intent, Route};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +111,34 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Routes a turn's reply can take besides the router's own (`Route`): set by the turn
+/// (`services::turn`) and the LLM path (`services::llm::answer`).
+const ROUTES_BEYOND_THE_ROUTER: [&str; 5] =
+    ["fallback", "media", "llm", "llm_price_list", "llm_fallback"];
+
+/// What a rule's `when` and `unless` can name: an intent the router finds in a message, or the
+/// route its reply took. Anything else would never match, and the rule would silently never
+/// fire (a typo such as "pricee").
+fn check_trigger(key: &str, value: &str) -> Result<(), ConfigError> {
+    let known = || {
+        Intent::ALL
+            .iter()
+            .map(|i| i.name())
+            .chain(Route::ALL.iter().map(|r| r.as_str()))
+            .chain(ROUTES_BEYOND_THE_ROUTER)
+    };
+    if known().any(|k| k == value) {
+        return Ok(());
+    }
+    Err(invalid(
+        key,
+        format!(
+            "{value:?} is neither an intent nor a route; the choices are {}",
+            known().collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
 /// Names used as keys and labels: lower-case letters, digits and underscores.
 fn check_name(key: &str, value: &str) -> Result<(), ConfigError> {
     let ok = !value.is_empty()
@@ -195,9 +224,9 @@ impl FollowupsConfig {
             if r.clinics.iter().any(|c| c.trim().is_empty()) {
                 return Err(invalid(&key("clinics"), "a clinic id is empty"));
             }
-            check_name(&key("when"), &r.when)?;
+            check_trigger(&key("when"), &r.when)?;
             if let Some(unless) = &r.unless {
-                check_name(&key("unless"), unless)?;
+                check_trigger(&key("unless"), unless)?;
             }
             let delay = parse_span(&r.delay).map_err(|m| invalid(&key("delay"), m))?;
             if delay > window::longest_delay() && self.cloud_template(&r.kind).is_none() {
@@ -282,5 +311,34 @@ mod tests {
                      [[cloud_templates]]\nkind = \"nudge\"\nname = \"b\"";
         assert!(parse(twice).unwrap_err().contains("two templates"));
         assert!(parse("unknown = 1").is_err());
+    }
+
+    #[test]
+    fn a_rule_must_name_an_intent_or_a_route_that_exists() {
+        let rule = |when: &str, unless: &str| {
+            parse(&format!(
+                "[[rules]]\nname = \"a\"\nwhen = \"{when}\"\nunless = \"{unless}\"\ndelay = \"1h\""
+            ))
+        };
+        let err = rule("pricee", "booking").unwrap_err();
+        assert!(
+            err.contains("rules[0].when")
+                && err.contains("\"pricee\"")
+                && err.contains("price_list"),
+            "{err}"
+        );
+        let err = rule("price", "bookingg").unwrap_err();
+        assert!(err.contains("rules[0].unless"), "{err}");
+        // Intents, the router's routes, and the routes of the LLM path and the turn.
+        for when in [
+            "price",
+            "fast_hours",
+            "llm",
+            "llm_fallback",
+            "fallback",
+            "media",
+        ] {
+            assert!(rule(when, "booking").is_ok(), "{when}");
+        }
     }
 }

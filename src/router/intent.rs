@@ -21,6 +21,19 @@ pub enum Intent {
 }
 
 impl Intent {
+    pub const ALL: [Intent; 10] = [
+        Intent::Emergency,
+        Intent::Human,
+        Intent::Booking,
+        Intent::Price,
+        Intent::PriceList,
+        Intent::Hours,
+        Intent::Address,
+        Intent::Greeting,
+        Intent::Thanks,
+        Intent::Unknown,
+    ];
+
     /// How stored messages and metrics name it.
     pub fn name(self) -> &'static str {
         match self {

@@ -38,6 +38,19 @@ pub enum Route {
 }
 
 impl Route {
+    pub const ALL: [Route; 10] = [
+        Route::Price,
+        Route::PriceList,
+        Route::Hours,
+        Route::Address,
+        Route::Greeting,
+        Route::Thanks,
+        Route::Booking,
+        Route::Human,
+        Route::Emergency,
+        Route::Unanswered,
+    ];
+
     /// Metric label.
     pub fn as_str(self) -> &'static str {
         match self {
