@@ -86,9 +86,14 @@ pub struct GatewayClient {
 impl GatewayClient {
     pub fn new(config: &Config) -> Self {
         let s = &config.sender;
+        // Evolution holds a send for its `delay` (the "typing…" it shows) before it answers, so
+        // that wait is on top of the read timeout: otherwise a delay near the timeout would
+        // time out sends the gateway goes on to deliver, and each retry would deliver the reply
+        // again.
+        let read = s.read_timeout_ms.saturating_add(config.evolution.send_delay_ms);
         let http = super::http_client(
             Duration::from_millis(s.connect_timeout_ms),
-            Duration::from_millis(s.read_timeout_ms),
+            Duration::from_millis(read),
             s.concurrency,
         );
         let evolution = config.evolution.api_url.as_ref().map(|url| Evolution {
@@ -433,6 +438,34 @@ mod tests {
             other => panic!("expected a permanent failure, got {other:?}"),
         }
         assert!(elsewhere_saw.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_typing_delay_evolution_holds_a_send_for_does_not_time_it_out() {
+        use axum::http::StatusCode;
+        // Like Evolution: the answer comes after the body's `delay`.
+        let app = axum::Router::new().fallback(|body: axum::body::Bytes| async move {
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            let delay = body["delay"].as_u64().unwrap();
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            (StatusCode::CREATED, r#"{"key":{"id":"3EB0X"}}"#)
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = tempfile::tempdir().unwrap();
+        let env = crate::config::Env::from_pairs([
+            ("FRONTDESK_DATA_DIR", dir.path().to_str().unwrap()),
+            ("EVOLUTION_API_URL", url.as_str()),
+            ("EVOLUTION_API_KEY", "evo-key"),
+        ]);
+        let mut config = Config::load(&Default::default(), &env).unwrap();
+        config.sender.read_timeout_ms = 300;
+        config.evolution.send_delay_ms = 600;
+        let sent = GatewayClient::new(&config)
+            .send_text(Provider::Evolution, "main", "79990001122", "hi")
+            .await;
+        assert_eq!(sent.unwrap().provider_message_id.as_deref(), Some("3EB0X"));
     }
 
     #[test]

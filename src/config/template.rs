@@ -85,7 +85,7 @@ webhook_secret = "{webhook_secret}"   # EVOLUTION_WEBHOOK_SECRET
 # concurrency = 64
 # max_attempts = 12
 # connect_timeout_ms = 2000
-# read_timeout_ms = 15000
+# read_timeout_ms = 15000           # plus evolution.send_delay_ms for Evolution sends
 
 [followups]
 # enabled = true                 # false: nothing is sent; rows stay scheduled
