@@ -90,7 +90,9 @@ impl GatewayClient {
         // that wait is on top of the read timeout: otherwise a delay near the timeout would
         // time out sends the gateway goes on to deliver, and each retry would deliver the reply
         // again.
-        let read = s.read_timeout_ms.saturating_add(config.evolution.send_delay_ms);
+        let read = s
+            .read_timeout_ms
+            .saturating_add(config.evolution.send_delay_ms);
         let http = super::http_client(
             Duration::from_millis(s.connect_timeout_ms),
             Duration::from_millis(read),

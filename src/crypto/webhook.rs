@@ -25,7 +25,12 @@ fn mac(secret: &[u8]) -> HmacSha256 {
 
 /// Checks `sha256=<hex>` against the HMAC-SHA256 of the exact body bytes.
 pub fn verify_body_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(hex_sig) = header.trim().strip_prefix("sha256=") else {
+    let header = header.trim();
+    let Some(hex_sig) = header
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("sha256="))
+        .map(|_| &header[7..])
+    else {
         return false;
     };
     let Ok(sig) = hex::decode(hex_sig) else {

@@ -83,10 +83,9 @@ fn authenticate_evolution(
     now: i64,
 ) -> Result<(), &'static str> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(auth) = header("authorization") {
-        let token = auth
-            .strip_prefix("Bearer ")
-            .ok_or("authorization is not a bearer token")?;
+    // A bearer token is judged alone. Another scheme (Basic auth a reverse proxy adds, say)
+    // does not authenticate, and does not stop the secret header or signature from doing so.
+    if let Some(token) = header("authorization").and_then(bearer_token) {
         return verify_hs256(secret, token, now).map_err(|e| match e {
             crate::crypto::webhook::JwtError::Expired => "expired JWT",
             _ => "invalid JWT",
@@ -103,6 +102,12 @@ fn authenticate_evolution(
             .ok_or("bad body signature");
     }
     Err("unsigned request")
+}
+
+/// The token of an `Authorization: Bearer …` header; the scheme is case-insensitive (RFC 9110).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub async fn cloud(

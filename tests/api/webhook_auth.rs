@@ -117,3 +117,64 @@ async fn the_cloud_verify_handshake_echoes_the_challenge_only_for_the_right_toke
     assert_eq!(bad.status(), 403);
     app.shutdown().await;
 }
+
+/// Header spellings a gateway or a proxy in front of Frontdesk may use are accepted: the
+/// bearer scheme in any case, a signature prefix in upper case, and another scheme's
+/// Authorization header next to a valid secret.
+#[tokio::test]
+async fn header_spellings_other_senders_use_are_accepted() {
+    use frontdesk::clock::Clock;
+    use frontdesk::crypto::webhook::{sign_body, sign_hs256};
+    let app = spawn_app().await;
+    let now = app.clock.now().timestamp();
+    let jwt = sign_hs256(WEBHOOK_SECRET.as_bytes(), now, now + 600);
+    let post = |id: &str, headers: Vec<(&'static str, String)>| {
+        let body = evolution_text(id, "79990001133", "Сколько стоит пломба?");
+        let mut req = app
+            .client
+            .post(app.url("/webhooks/evolution"))
+            .header("Content-Type", "application/json");
+        for (name, value) in headers {
+            let signature = sign_body(WEBHOOK_SECRET.as_bytes(), &body);
+            let hex = signature.trim_start_matches("sha256=");
+            let value = value.replace("{hex}", hex);
+            req = req.header(name, value);
+        }
+        async move { req.body(body).send().await.unwrap().status() }
+    };
+    let accepted = [
+        ("H1", vec![("Authorization", format!("bearer {jwt}"))]),
+        ("H2", vec![("Authorization", format!("BEARER  {jwt}"))]),
+        ("H3", vec![("X-Hub-Signature-256", "SHA256={hex}".into())]),
+        (
+            "H4",
+            vec![
+                ("Authorization", "Basic cHJveHk6cGFzcw==".into()),
+                ("X-Webhook-Secret", WEBHOOK_SECRET.into()),
+            ],
+        ),
+    ];
+    for (id, headers) in accepted {
+        assert_eq!(post(id, headers.clone()).await, 200, "{headers:?}");
+    }
+    // Basic auth alone authenticates nothing, nor does a bad bearer token next to a good secret.
+    let refused = [
+        (
+            "H5",
+            vec![("Authorization", "Basic cHJveHk6cGFzcw==".to_owned())],
+        ),
+        (
+            "H6",
+            vec![
+                ("Authorization", "Bearer not.a.jwt".into()),
+                ("X-Webhook-Secret", WEBHOOK_SECRET.into()),
+            ],
+        ),
+    ];
+    for (id, headers) in refused {
+        assert_eq!(post(id, headers.clone()).await, 401, "{headers:?}");
+    }
+    assert_eq!(app.sends_settled(4).await.len(), 4);
+    assert_eq!(message_rows(&app), 8, "four messages and their replies");
+    app.shutdown().await;
+}
