@@ -312,6 +312,7 @@ impl App {
             state.config.followups.quiet(),
             &state.shared.sender,
             sender_queue,
+            state.shared.metrics.clone(),
         );
         sender.load_pending().await;
         jobs.spawn(sender.run(jobs_cancel.clone()));

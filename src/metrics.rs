@@ -143,7 +143,7 @@ impl Metrics {
         self.sends.render(
             &mut out,
             "frontdesk_sends_total",
-            "Send attempts by outcome.",
+            "Sends to the gateways by outcome (sent, retry, failed, withdrawn).",
             &["outcome"],
         );
         self.turn_latency.render(

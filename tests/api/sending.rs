@@ -52,6 +52,21 @@ async fn a_gateway_answering_500_500_then_201_gets_one_delivery() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.gateway.sends().len(), 1, "delivered once");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "frontdesk_sends_total{outcome=\"retry\"} 2",
+        "frontdesk_sends_total{outcome=\"sent\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
     app.shutdown().await;
 }
 

@@ -20,6 +20,7 @@ use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
 use crate::domain::{time, window};
+use crate::metrics::Metrics;
 use crate::resilience::{Backoff, Breaker};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -54,6 +55,8 @@ pub struct Sender {
     followup_quiet: Option<QuietHours>,
     /// By provider and instance, made on first use.
     breakers: HashMap<Provider, HashMap<String, Arc<Breaker>>>,
+    /// `frontdesk_sends_total`, by outcome.
+    metrics: Arc<Metrics>,
     recent: Arc<RecentSends>,
     rx: mpsc::UnboundedReceiver<OutgoingSend>,
     chats: HashMap<String, VecDeque<OutgoingSend>>,
@@ -97,6 +100,7 @@ impl Sender {
         followup_quiet: Option<QuietHours>,
         handle: &SenderHandle,
         rx: mpsc::UnboundedReceiver<OutgoingSend>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             db,
@@ -106,6 +110,7 @@ impl Sender {
             config,
             followup_quiet,
             breakers: HashMap::new(),
+            metrics,
             recent: handle.recent.clone(),
             rx,
             chats: HashMap::new(),
@@ -415,6 +420,15 @@ impl Sender {
         let now = self.clock.now();
         let at = time::to_db(now);
         let attempts = send.attempts + 1;
+        let counted = match &outcome {
+            Outcome::Sent(_) => "sent",
+            Outcome::Withdrawn => "withdrawn",
+            Outcome::Failed(SendError::Transient(_)) if attempts < self.config.max_attempts => {
+                "retry"
+            }
+            Outcome::Failed(_) => "failed",
+        };
+        self.metrics.sends.inc(&[counted]);
         let done = match outcome {
             Outcome::Withdrawn => {
                 // Nothing to record: the withdrawal settled the row.
