@@ -111,21 +111,26 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Routes a turn's reply can take besides the router's own (`Route`): set by the turn
-/// (`services::turn`) and the LLM path (`services::llm::answer`).
-const ROUTES_BEYOND_THE_ROUTER: [&str; 5] =
-    ["fallback", "media", "llm", "llm_price_list", "llm_fallback"];
+/// Routes a patient's turn stores besides the router's answers (`services::turn`). Rules are
+/// applied as the turn is stored, so routes decided later (the LLM's answer) cannot trigger
+/// one, nor can `unanswered` (such a turn goes to the LLM, or is stored as `fallback`).
+const TURN_ROUTES: [&str; 2] = ["fallback", "media"];
 
 /// What a rule's `when` and `unless` can name: an intent the router finds in a message, or the
-/// route its reply took. Anything else would never match, and the rule would silently never
+/// route its reply took as the turn was stored. Anything else would never match, and the rule would silently never
 /// fire (a typo such as "pricee").
 fn check_trigger(key: &str, value: &str) -> Result<(), ConfigError> {
     let known = || {
         Intent::ALL
             .iter()
             .map(|i| i.name())
-            .chain(Route::ALL.iter().map(|r| r.as_str()))
-            .chain(ROUTES_BEYOND_THE_ROUTER)
+            .chain(
+                Route::ALL
+                    .iter()
+                    .filter(|r| **r != Route::Unanswered)
+                    .map(|r| r.as_str()),
+            )
+            .chain(TURN_ROUTES)
     };
     if known().any(|k| k == value) {
         return Ok(());
@@ -329,16 +334,13 @@ mod tests {
         );
         let err = rule("price", "bookingg").unwrap_err();
         assert!(err.contains("rules[0].unless"), "{err}");
-        // Intents, the router's routes, and the routes of the LLM path and the turn.
-        for when in [
-            "price",
-            "fast_hours",
-            "llm",
-            "llm_fallback",
-            "fallback",
-            "media",
-        ] {
+        // Intents, the router's routes, and the turn's own.
+        for when in ["price", "unknown", "fast_hours", "fallback", "media"] {
             assert!(rule(when, "booking").is_ok(), "{when}");
+        }
+        // Routes decided after the turn is stored never reach the rules.
+        for when in ["llm", "llm_fallback", "unanswered"] {
+            assert!(rule(when, "booking").is_err(), "{when}");
         }
     }
 }
