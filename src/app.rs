@@ -186,6 +186,11 @@ impl App {
             sync_target.as_ref().map_or("none", |t| t.name()),
             sync_target.as_ref().map(|_| sync_breaker.clone()),
         ));
+        if sync_target.is_none() {
+            // `frontdesk sync status` shows the target the service reports: a service that now
+            // syncs nowhere must not leave an earlier run's target and errors behind.
+            db.write(crate::db::sync::clear_state).await?;
+        }
         if !config.sync.plaintext_fields.is_empty() {
             let (k, now) = (keys.clone(), clock.now());
             let (fields, target) = (config.sync.plaintext_fields.clone(), sync_monitor.target());

@@ -5,7 +5,7 @@
 
 use super::Failure;
 use crate::clients::postgres::PostgresClient;
-use crate::config::{Config, SyncTargetConfig};
+use crate::config::{Config, SyncTargetConfig, TargetChoice};
 use crate::db::central::central_sql;
 use crate::db::{DbError, sync};
 use crate::jobs::sync::monitor::now_ms;
@@ -28,13 +28,16 @@ pub async fn status(config: Config, as_json: bool) -> Result<(), Failure> {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(Value::Null);
     // The service may get its target from an environment this command does not see (its
-    // credentials or environment file): then what the service last reported is shown.
+    // credentials or environment file): then the target it reports is shown. (A service
+    // that syncs nowhere clears its report when it starts; sync turned off here is off.)
     let target = match config.sync.target(&config.supabase) {
         SyncTargetConfig::Supabase { url, .. } => json!({ "kind": "supabase", "url": url }),
         SyncTargetConfig::Postgres { .. } => json!({ "kind": "postgres" }),
         SyncTargetConfig::None => match state["target"].as_str() {
-            Some(kind) => json!({ "kind": kind, "reported_by_service": true }),
-            None => json!({ "kind": "none" }),
+            Some(kind) if config.sync.target != TargetChoice::Off => {
+                json!({ "kind": kind, "reported_by_service": true })
+            }
+            _ => json!({ "kind": "none" }),
         },
     };
     let oldest_secs = backlog
@@ -81,8 +84,7 @@ fn age(secs: i64) -> String {
 fn print_text(r: &Value) {
     let target = match r["target"]["kind"].as_str() {
         _ if r["target"]["reported_by_service"] == true => format!(
-            "{} (as the running service reported; this command's configuration does not set \
-             one)",
+            "{} (as the service reported; this command's configuration does not set one)",
             match r["target"]["kind"].as_str() {
                 Some("supabase") => "Supabase REST",
                 Some("postgres") => "PostgreSQL",

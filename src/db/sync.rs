@@ -230,6 +230,13 @@ pub fn find_state(conn: &Connection) -> Result<Option<String>, DbError> {
     meta::find(conn, STATE_KEY)
 }
 
+/// Forgets the reported state: the service now syncs nowhere, so it reports nothing.
+pub fn clear_state(conn: &Connection) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+        .execute([STATE_KEY])?;
+    Ok(())
+}
+
 pub fn set_state(conn: &Connection, json: &str, now: &str) -> Result<(), DbError> {
     meta::set(conn, STATE_KEY, json, now)
 }

@@ -104,7 +104,16 @@ async fn postgres_stopped_during_a_stream_then_started_again_loses_nothing() {
     assert!(out.status.success(), "{}", out.stderr_text());
     assert!(
         out.stdout_text()
-            .contains("Target:        PostgreSQL (as the running service reported"),
+            .contains("Target:        PostgreSQL (as the service reported"),
+        "{}",
+        out.stdout_text()
+    );
+    // Once the service runs without a target, that report is gone.
+    let app = crate::helpers::start_again(dir, |_| {}).await;
+    let dir = app.shutdown().await;
+    let out = Cli::new(dir.path()).run(&["sync", "status"]);
+    assert!(
+        out.stdout_text().contains("Target:        none configured"),
         "{}",
         out.stdout_text()
     );

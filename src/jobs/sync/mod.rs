@@ -214,7 +214,6 @@ impl SyncWorker {
         };
         let state = serde_json::json!({
             "target": self.d.target.name(),
-            "target": self.d.target.name(),
             "breaker": breaker,
             "breaker_open_until": until,
             "last_error": s.last_error,
