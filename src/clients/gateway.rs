@@ -28,6 +28,7 @@ pub struct Sent {
 }
 
 struct Evolution {
+    http: reqwest::Client,
     base: String,
     api_key: SecretString,
     version: EvolutionApiVersion,
@@ -73,12 +74,12 @@ struct SendTextV2<'a> {
 }
 
 struct Cloud {
+    http: reqwest::Client,
     base: String,
     token: SecretString,
 }
 
 pub struct GatewayClient {
-    http: reqwest::Client,
     evolution: Option<Evolution>,
     cloud: Option<Cloud>,
 }
@@ -86,19 +87,22 @@ pub struct GatewayClient {
 impl GatewayClient {
     pub fn new(config: &Config) -> Self {
         let s = &config.sender;
-        // Evolution holds a send for its `delay` (the "typing…" it shows) before it answers, so
-        // that wait is on top of the read timeout: otherwise a delay near the timeout would
-        // time out sends the gateway goes on to deliver, and each retry would deliver the reply
-        // again.
-        let read = s
-            .read_timeout_ms
-            .saturating_add(config.evolution.send_delay_ms);
-        let http = super::http_client(
-            Duration::from_millis(s.connect_timeout_ms),
-            Duration::from_millis(read),
-            s.concurrency,
-        );
+        let client = |read_ms: u64| {
+            super::http_client(
+                Duration::from_millis(s.connect_timeout_ms),
+                Duration::from_millis(read_ms),
+                s.concurrency,
+            )
+        };
         let evolution = config.evolution.api_url.as_ref().map(|url| Evolution {
+            // Evolution holds a send for its `delay` (the "typing…" it shows) before it
+            // answers, so that wait comes on top of the read timeout: otherwise a delay near
+            // the timeout would time out sends the gateway goes on to deliver, and each retry
+            // would deliver the reply again.
+            http: client(
+                s.read_timeout_ms
+                    .saturating_add(config.evolution.send_delay_ms),
+            ),
             base: url.trim_end_matches('/').to_owned(),
             api_key: config
                 .evolution
@@ -114,6 +118,7 @@ impl GatewayClient {
             .access_token
             .as_ref()
             .map(|token| Cloud {
+                http: client(s.read_timeout_ms),
                 base: config
                     .whatsapp_cloud
                     .api_url
@@ -121,11 +126,7 @@ impl GatewayClient {
                     .to_owned(),
                 token: token.clone(),
             });
-        Self {
-            http,
-            evolution,
-            cloud,
-        }
+        Self { evolution, cloud }
     }
 
     /// Sends `text` to `to` (phone digits, or an @lid JID) on the given channel.
@@ -203,7 +204,7 @@ impl GatewayClient {
         .map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
         let url = e.send_text_url(instance)?;
         super::note_remote_call();
-        let response = self
+        let response = e
             .http
             .post(url)
             .header("apikey", e.api_key.expose_secret())
@@ -264,7 +265,7 @@ impl GatewayClient {
             .ok_or(SendError::NotConfigured("WhatsApp Cloud API"))?;
         let url = format!("{}/{}/messages", c.base, urlencode(phone_number_id));
         super::note_remote_call();
-        let response = self
+        let response = c
             .http
             .post(url)
             .bearer_auth(c.token.expose_secret())
