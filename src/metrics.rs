@@ -143,7 +143,8 @@ impl Metrics {
         self.sends.render(
             &mut out,
             "frontdesk_sends_total",
-            "Sends to the gateways by outcome (sent, retry, failed, withdrawn).",
+            "Queued sends by outcome: sent, retry, failed (including those never sent, as past \
+             WhatsApp's window), withdrawn.",
             &["outcome"],
         );
         self.turn_latency.render(

@@ -113,11 +113,14 @@ fn a_short_bench_run_reports_figures_and_loses_nothing() {
         "latency_ms",
         "received_to_queued_ms",
         "bare_endpoint_latency_ms",
-        "disk_fsync_ms",
     ] {
         assert!(
             report["fixed_rate"][figure]["p99"].as_f64().unwrap() > 0.0,
             "{figure}: {report}"
         );
     }
+    // On tmpfs an fdatasync takes well under the microsecond the figures are rounded to.
+    let disk = &report["fixed_rate"]["disk_fsync_ms"];
+    let (p99, max) = (disk["p99"].as_f64().unwrap(), disk["max"].as_f64().unwrap());
+    assert!((0.0..=max).contains(&p99), "{report}");
 }

@@ -54,6 +54,8 @@ async fn staff_type(app: &TestApp) {
 /// The patient writes in the taken-over chat: the message is stored, and no reply goes out.
 async fn patient_gets_no_reply(app: &TestApp, id: &str) {
     let before = app.gateway.sends().len();
+    let replies = "SELECT count(*) FROM whatsapp_messages WHERE direction = 'outbound'";
+    let stored = app.count(replies);
     let r = app
         .post_evolution(
             &evolution_text(id, "79990001122", "Сколько стоит пломба?"),
@@ -61,6 +63,8 @@ async fn patient_gets_no_reply(app: &TestApp, id: &str) {
         )
         .await;
     assert_eq!(r.status(), 200);
+    // The 200 comes after the turn's commit, which would hold a reply had one been made.
+    assert_eq!(app.count(replies), stored, "a reply was stored");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         app.gateway.sends().len(),
