@@ -138,19 +138,6 @@ pub struct LanguagePack {
     pub templates: HashMap<String, String>,
 }
 
-const INTENTS: [Intent; 10] = [
-    Intent::Emergency,
-    Intent::Human,
-    Intent::Booking,
-    Intent::Price,
-    Intent::PriceList,
-    Intent::Hours,
-    Intent::Address,
-    Intent::Greeting,
-    Intent::Thanks,
-    Intent::Unknown,
-];
-
 impl LanguagePack {
     /// A message's (normalised) word as this language matches it.
     pub fn term(&self, word: &str) -> Term {
@@ -202,8 +189,8 @@ impl LanguagePack {
         }
         check_time_format(&file.time_format).map_err(invalid)?;
         for key in file.intents.keys() {
-            if !INTENTS.iter().any(|i| i.pack_key() == key) {
-                let known: Vec<&str> = INTENTS.iter().map(|i| i.pack_key()).collect();
+            if !Intent::ALL.iter().any(|i| i.pack_key() == key) {
+                let known: Vec<&str> = Intent::ALL.iter().map(|i| i.pack_key()).collect();
                 return Err(invalid(format!(
                     "[intents] has an unknown intent {key:?} (known: {})",
                     known.join(", ")
@@ -290,7 +277,7 @@ fn compile_phrases(
 ) -> (Vec<Phrase>, Vocabulary) {
     let mut vocabulary = Vocabulary::default();
     let mut phrases = Vec::new();
-    for intent in INTENTS {
+    for intent in Intent::ALL {
         for text in intents.get(intent.pack_key()).into_iter().flatten() {
             let mut terms: Vec<u32> = words(text)
                 .iter()

@@ -163,21 +163,7 @@ fn anything_else_goes_to_the_llm_with_the_fallback_ready_in_the_patients_languag
 
 #[test]
 fn route_labels_for_metrics_are_stable() {
-    let labels: Vec<&str> = [
-        Route::Price,
-        Route::PriceList,
-        Route::Hours,
-        Route::Address,
-        Route::Greeting,
-        Route::Thanks,
-        Route::Booking,
-        Route::Human,
-        Route::Emergency,
-        Route::Unanswered,
-    ]
-    .iter()
-    .map(|r| r.as_str())
-    .collect();
+    let labels: Vec<&str> = Route::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(
         labels,
         [
