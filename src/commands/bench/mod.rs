@@ -112,7 +112,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         started.elapsed(),
     );
     // The server's share of it: webhook received → reply committed to the send queue.
-    let mut queued_us: Vec<f64> = sandbox
+    let queued_us: Vec<f64> = sandbox
         .state
         .shared
         .db
@@ -129,17 +129,11 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
                 .collect())
         })
         .await?;
-    queued_us.sort_by(f64::total_cmp);
-    let round = |v: f64| (v * 1000.0).round() / 1000.0;
     latency["bare_endpoint_latency_ms"] =
         phases::bare_fixed_rate(&client, args.rate, args.seconds).await?;
     latency["disk_fsync_ms"] =
         phases::disk_fixed_rate(sandbox.dir.path(), args.rate, args.seconds).await?;
-    latency["received_to_queued_ms"] = json!({
-        "p50": round(client::percentile(&queued_us, 0.50)),
-        "p99": round(client::percentile(&queued_us, 0.99)),
-        "max": round(queued_us.last().copied().unwrap_or(f64::NAN)),
-    });
+    latency["received_to_queued_ms"] = phases::summary(queued_us);
 
     eprintln!(
         "flat out: {} connections for {} s…",

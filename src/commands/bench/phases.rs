@@ -208,13 +208,18 @@ pub async fn bare_fixed_rate(
         }
     }
     server.abort();
+    Ok(summary(ms))
+}
+
+/// p50, p99 and max of times in milliseconds, rounded to the microsecond.
+pub fn summary(mut ms: Vec<f64>) -> serde_json::Value {
     ms.sort_by(f64::total_cmp);
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    Ok(json!({
+    json!({
         "p50": round(percentile(&ms, 0.50)),
         "p99": round(percentile(&ms, 0.99)),
         "max": round(ms.last().copied().unwrap_or(f64::NAN)),
-    }))
+    })
 }
 
 /// The disk's own share of the fixed-rate latency: every reply waits for its commit's
@@ -265,14 +270,7 @@ pub async fn disk_fixed_rate(
     })
     .await
     .map_err(std::io::Error::other)??;
-    let mut ms = ms;
-    ms.sort_by(f64::total_cmp);
-    let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    Ok(json!({
-        "p50": round(percentile(&ms, 0.50)),
-        "p99": round(percentile(&ms, 0.99)),
-        "max": round(ms.last().copied().unwrap_or(f64::NAN)),
-    }))
+    Ok(summary(ms))
 }
 
 /// `messages` messages over chats of 20 (each chat sequential, chats concurrent), 5% of them
