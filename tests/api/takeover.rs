@@ -7,13 +7,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn after_staff_type_on_the_phone_the_bot_stays_silent_in_that_chat() {
     let app = spawn_app().await;
-    let r = app
-        .post_evolution(
-            &fixture("evolution_messages_upsert_from_me.json"),
-            Auth::Jwt,
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    staff_type(&app).await;
     let r = app
         .post_evolution(
             &evolution_text("H1", "79990001122", "Сколько стоит пломба?"),
