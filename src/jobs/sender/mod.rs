@@ -14,16 +14,14 @@
 use crate::clients::gateway::{GatewayClient, SendError};
 use crate::clock::SharedClock;
 use crate::config::SenderConfig;
-use crate::crypto::{Aad, Keys};
+use crate::crypto::Keys;
 use crate::db::{Db, outbox};
-use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
-use crate::domain::{time, window};
+use crate::domain::time;
 use crate::metrics::Metrics;
 use crate::resilience::{Backoff, Breaker};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -228,58 +226,13 @@ impl Sender {
             if self.known.contains(&row.outbox_id) {
                 continue;
             }
-            match self.open(&row) {
+            match OutgoingSend::open(&row, &self.keys, self.followup_quiet) {
                 Some(send) => self.queue(send),
                 None => {
                     tracing::error!(outbox_id = %row.outbox_id, "pending send cannot be decrypted; left pending")
                 }
             }
         }
-    }
-
-    fn open(&self, row: &outbox::PendingSend) -> Option<OutgoingSend> {
-        let to = self
-            .keys
-            .phi
-            .open_string(
-                &row.chat_sealed,
-                Aad::new("conversation_sessions", "chat", &row.session_id),
-            )
-            .ok()?;
-        let text = self
-            .keys
-            .phi
-            .open_string(
-                row.body_sealed.as_deref()?,
-                Aad::new("whatsapp_messages", "body", &row.message_id),
-            )
-            .ok()?;
-        let template = match row.kind.as_str() {
-            "template" => Some(CloudTemplate::from_json(&text)?),
-            _ => None,
-        };
-        Some(OutgoingSend {
-            outbox_id: row.outbox_id.clone(),
-            message_id: row.message_id.clone(),
-            session_id: row.session_id.clone(),
-            provider: Provider::parse(&row.provider)?,
-            instance: row.instance.clone(),
-            to,
-            text,
-            template,
-            attempts: row.attempts,
-            not_before: time::from_db(&row.next_attempt_at).ok(),
-            not_after: window::closes_at(
-                row.unsolicited_since
-                    .as_deref()
-                    .and_then(|t| time::from_db(t).ok()),
-            ),
-            quiet: row
-                .unsolicited_since
-                .as_ref()
-                .and(self.followup_quiet)
-                .zip(row.timezone.parse::<Tz>().ok()),
-        })
     }
 
     fn queue(&mut self, send: OutgoingSend) {

@@ -1,10 +1,14 @@
-//! What the sender is handed: a committed reply or follow-up to deliver, and the handle that
-//! hands it over (woken by the writer's commit, not by polling).
+//! What the sender is handed: a committed reply or follow-up to deliver (from the turn, or read
+//! back from the outbox at start-up and by the rescan), and the handle that hands it over
+//! (woken by the writer's commit, not by polling).
 
 use super::RecentSends;
+use crate::crypto::{Aad, Keys};
+use crate::db::outbox;
 use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
+use crate::domain::{time, window};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::sync::Arc;
@@ -33,6 +37,57 @@ pub struct OutgoingSend {
     /// A follow-up's clinic quiet hours (and time zone): claimed outside them, it may still
     /// wait in the queue into them (a gateway outage), and is then held until they end.
     pub quiet: Option<(QuietHours, Tz)>,
+}
+
+impl OutgoingSend {
+    /// A pending outbox row, decrypted (start-up and the periodic rescan); `None` if it
+    /// cannot be opened with these keys or is malformed.
+    pub(super) fn open(
+        row: &outbox::PendingSend,
+        keys: &Keys,
+        followup_quiet: Option<QuietHours>,
+    ) -> Option<OutgoingSend> {
+        let to = keys
+            .phi
+            .open_string(
+                &row.chat_sealed,
+                Aad::new("conversation_sessions", "chat", &row.session_id),
+            )
+            .ok()?;
+        let text = keys
+            .phi
+            .open_string(
+                row.body_sealed.as_deref()?,
+                Aad::new("whatsapp_messages", "body", &row.message_id),
+            )
+            .ok()?;
+        let template = match row.kind.as_str() {
+            "template" => Some(CloudTemplate::from_json(&text)?),
+            _ => None,
+        };
+        Some(OutgoingSend {
+            outbox_id: row.outbox_id.clone(),
+            message_id: row.message_id.clone(),
+            session_id: row.session_id.clone(),
+            provider: Provider::parse(&row.provider)?,
+            instance: row.instance.clone(),
+            to,
+            text,
+            template,
+            attempts: row.attempts,
+            not_before: time::from_db(&row.next_attempt_at).ok(),
+            not_after: window::closes_at(
+                row.unsolicited_since
+                    .as_deref()
+                    .and_then(|t| time::from_db(t).ok()),
+            ),
+            quiet: row
+                .unsolicited_since
+                .as_ref()
+                .and(followup_quiet)
+                .zip(row.timezone.parse::<Tz>().ok()),
+        })
+    }
 }
 
 #[derive(Clone)]
