@@ -129,6 +129,16 @@ impl LocalGateway {
             .insert(instance.to_owned());
     }
 
+    /// The id the next Evolution send this gateway accepts will get: WhatsApp may report on a
+    /// message (a receipt) before the gateway has answered the send with its id.
+    pub fn next_evolution_id(&self) -> String {
+        message_id(
+            &self.inner,
+            "3EB0",
+            self.inner.next_id.load(Ordering::Relaxed),
+        )
+    }
+
     /// Queues answers for the next attempts; when the script runs out, sends succeed.
     pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
         self.inner
@@ -197,11 +207,15 @@ async fn scripted(inner: &Inner) -> Option<(u16, Value)> {
     }
 }
 
+fn message_id(inner: &Inner, id_prefix: &str, n: u64) -> String {
+    format!("{id_prefix}{}{n:012X}", inner.id_salt)
+}
+
 fn accept(inner: &Inner, instance: &str, number: &str, text: &str, id_prefix: &str) -> String {
-    let id = format!(
-        "{id_prefix}{}{:012X}",
-        inner.id_salt,
-        inner.next_id.fetch_add(1, Ordering::Relaxed)
+    let id = message_id(
+        inner,
+        id_prefix,
+        inner.next_id.fetch_add(1, Ordering::Relaxed),
     );
     let send = ReceivedSend {
         instance: instance.to_owned(),

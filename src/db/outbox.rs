@@ -126,6 +126,9 @@ pub enum SendOutcome {
         outbox_id: String,
         message_id: String,
         session_id: String,
+        /// The gateway that took it, as receipts name it.
+        provider: &'static str,
+        instance: String,
         provider_message_id: Option<String>,
         at: String,
     },

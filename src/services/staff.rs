@@ -97,19 +97,28 @@ impl Conversations {
         let at = time::to_db(self.ctx.clock.now());
         let provider = s.provider.as_str();
         self.ctx.metrics.events.inc(&[provider, "status"]);
+        let early = self.ctx.sender.early.clone();
         let changed = self
             .ctx
             .db
             .write(move |c| {
-                messages::apply_receipt(
+                let (instance, id) = (&s.instance, &s.provider_message_id);
+                let status = s.status.as_str();
+                let changed = messages::apply_receipt(
                     c,
                     provider,
-                    &s.instance,
-                    &s.provider_message_id,
-                    s.status.as_str(),
+                    instance,
+                    id,
+                    status,
                     s.error.as_deref(),
                     &at,
-                )
+                )?;
+                // No such message yet: the gateway may have sent this before our record of
+                // the send reached the database (see `early_receipts`).
+                if !changed && messages::find_by_provider_id(c, provider, instance, id)?.is_none() {
+                    early.park(id, status, s.error.as_deref());
+                }
+                Ok::<_, DbError>(changed)
             })
             .await?;
         Ok(TurnOutcome::Receipt { changed })

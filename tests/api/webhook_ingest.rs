@@ -212,6 +212,50 @@ async fn a_status_receipt_updates_our_sent_message_and_never_reaches_the_router(
 }
 
 #[tokio::test]
+async fn a_receipt_that_comes_before_the_gateway_answers_the_send_still_counts() {
+    let app = spawn_app().await;
+    // The gateway holds the send; meanwhile WhatsApp's "read" for it comes in.
+    app.gateway
+        .script([frontdesk::local_gateway::Scripted::Delay(
+            Duration::from_millis(800),
+        )]);
+    let id = app.gateway.next_evolution_id();
+    let r = app
+        .post_evolution(
+            &evolution_text("EARLY1", "79990001122", "Сколько стоит пломба?"),
+            Auth::Jwt,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for _ in 0..200 {
+        if app.gateway.attempts() >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(app.gateway.sends().is_empty(), "the send was not held");
+    let mut receipt: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_update_status.json")).unwrap();
+    receipt["data"]["keyId"] = id.clone().into();
+    assert_eq!(
+        app.post_evolution(&serde_json::to_vec(&receipt).unwrap(), Auth::Jwt)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.sends_settled(1).await[0].provider_message_id, id);
+    let status = format!("SELECT status FROM whatsapp_messages WHERE provider_message_id = '{id}'");
+    for _ in 0..200 {
+        if app.query_string(&status).as_deref() == Some("read") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.query_string(&status).as_deref(), Some("read"));
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_cloud_api_status_updates_our_sent_message_and_a_failure_records_its_reason() {
     let app = spawn_app().await;
     let body = fixture("cloud_api_text_message.raw_body.txt");

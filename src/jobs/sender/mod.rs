@@ -15,10 +15,12 @@ use crate::clients::gateway::{GatewayClient, SendError};
 use crate::clock::SharedClock;
 use crate::config::SenderConfig;
 use crate::crypto::Keys;
-use crate::db::{Db, outbox};
+use crate::db::rusqlite::Connection;
+use crate::db::{Db, DbError, messages, outbox};
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
 use crate::domain::time;
+use crate::jobs::early_receipts::EarlyReceipts;
 use crate::metrics::Metrics;
 use crate::resilience::{Backoff, Breaker};
 use chrono::{DateTime, Utc};
@@ -56,6 +58,7 @@ pub struct Sender {
     /// `frontdesk_sends_total`, by outcome.
     metrics: Arc<Metrics>,
     recent: Arc<RecentSends>,
+    early: Arc<EarlyReceipts>,
     rx: mpsc::UnboundedReceiver<OutgoingSend>,
     chats: HashMap<String, VecDeque<OutgoingSend>>,
     /// Outbox ids queued, in flight, or delivered with the outcome not yet committed: a rescan
@@ -110,6 +113,7 @@ impl Sender {
             breakers: HashMap::new(),
             metrics,
             recent: handle.recent.clone(),
+            early: handle.early.clone(),
             rx,
             chats: HashMap::new(),
             known: HashSet::new(),
@@ -176,11 +180,14 @@ impl Sender {
             return;
         }
         let outcomes = Arc::new(std::mem::take(&mut self.outcomes));
-        let db = self.db.clone();
+        let (db, early) = (self.db.clone(), self.early.clone());
         self.persisting.spawn(async move {
             let writing = outcomes.clone();
             match db
-                .write_deferred(move |c| outbox::record_outcomes(c, &writing))
+                .write_deferred(move |c| {
+                    outbox::record_outcomes(c, &writing)?;
+                    apply_early_receipts(c, &writing, &early)
+                })
                 .await
             {
                 Ok(()) => Ok(outcomes.iter().filter_map(settled_id).collect()),
@@ -396,6 +403,8 @@ impl Sender {
                     outbox_id: send.outbox_id.clone(),
                     message_id: send.message_id.clone(),
                     session_id: send.session_id.clone(),
+                    provider: send.provider.as_str(),
+                    instance: send.instance.clone(),
                     provider_message_id: provider_id,
                     at,
                 });
@@ -455,6 +464,38 @@ impl Sender {
             }
         }
     }
+}
+
+/// Applies receipts that came before these sends were recorded (see `early_receipts`). Runs in
+/// the same job as the record, in the writer, so a receipt is either parked before it or finds
+/// the recorded message itself.
+fn apply_early_receipts(
+    conn: &Connection,
+    outcomes: &[outbox::SendOutcome],
+    early: &EarlyReceipts,
+) -> Result<(), DbError> {
+    for outcome in outcomes {
+        if let outbox::SendOutcome::Sent {
+            provider,
+            instance,
+            provider_message_id: Some(id),
+            at,
+            ..
+        } = outcome
+            && let Some(parked) = early.get(id)
+        {
+            messages::apply_receipt(
+                conn,
+                provider,
+                instance,
+                id,
+                &parked.status,
+                parked.reason.as_deref(),
+                at,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The outbox id an outcome takes out of the queue for good (a retry keeps it queued).

@@ -9,6 +9,7 @@ use crate::domain::cloud_template::CloudTemplate;
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
 use crate::domain::{time, window};
+use crate::jobs::early_receipts::EarlyReceipts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::sync::Arc;
@@ -94,6 +95,8 @@ impl OutgoingSend {
 pub struct SenderHandle {
     tx: mpsc::UnboundedSender<OutgoingSend>,
     pub recent: Arc<RecentSends>,
+    /// Receipts that came before their send was recorded; the sender's record applies them.
+    pub early: Arc<EarlyReceipts>,
 }
 
 impl SenderHandle {
@@ -110,6 +113,7 @@ pub fn channel() -> (SenderHandle, mpsc::UnboundedReceiver<OutgoingSend>) {
         SenderHandle {
             tx,
             recent: Arc::default(),
+            early: Arc::default(),
         },
         rx,
     )

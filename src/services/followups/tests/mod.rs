@@ -427,6 +427,8 @@ async fn a_follow_up_withdrawn_while_its_send_was_on_the_wire_is_recorded_as_sen
         outbox_id: send.outbox_id.clone(),
         message_id: send.message_id.clone(),
         session_id: send.session_id.clone(),
+        provider: send.provider.as_str(),
+        instance: send.instance.clone(),
         provider_message_id: Some("GW-1".into()),
         at: crate::domain::time::to_db(now + Duration::seconds(1)),
     }];
