@@ -5,6 +5,8 @@
 //! and the write that records the send applies it. Receipts of messages that are not ours
 //! (staff typing on the phone get receipts too) are parked as well, and expire.
 
+use crate::db::rusqlite::Connection;
+use crate::db::{DbError, messages, outbox::SendOutcome};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -76,6 +78,34 @@ impl EarlyReceipts {
         {
             inner.order.push_back((now, provider_message_id.to_owned()));
         }
+    }
+
+    /// Applies the receipts parked for these sends, just recorded. Runs in the job that
+    /// records them, in the writer, so a receipt is either parked before it or finds the
+    /// recorded message itself.
+    pub fn apply(&self, conn: &Connection, outcomes: &[SendOutcome]) -> Result<(), DbError> {
+        for outcome in outcomes {
+            if let SendOutcome::Sent {
+                provider,
+                instance,
+                provider_message_id: Some(id),
+                at,
+                ..
+            } = outcome
+                && let Some(parked) = self.get(id)
+            {
+                messages::apply_receipt(
+                    conn,
+                    provider,
+                    instance,
+                    id,
+                    &parked.status,
+                    parked.reason.as_deref(),
+                    at,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// The receipt parked for this gateway id, if any. It stays parked (a write job may run

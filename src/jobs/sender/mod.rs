@@ -15,8 +15,7 @@ use crate::clients::gateway::{GatewayClient, SendError};
 use crate::clock::SharedClock;
 use crate::config::SenderConfig;
 use crate::crypto::Keys;
-use crate::db::rusqlite::Connection;
-use crate::db::{Db, DbError, messages, outbox};
+use crate::db::{Db, outbox};
 use crate::domain::message::Provider;
 use crate::domain::quiet_hours::QuietHours;
 use crate::domain::time;
@@ -186,7 +185,7 @@ impl Sender {
             match db
                 .write_deferred(move |c| {
                     outbox::record_outcomes(c, &writing)?;
-                    apply_early_receipts(c, &writing, &early)
+                    early.apply(c, &writing)
                 })
                 .await
             {
@@ -464,38 +463,6 @@ impl Sender {
             }
         }
     }
-}
-
-/// Applies receipts that came before these sends were recorded (see `early_receipts`). Runs in
-/// the same job as the record, in the writer, so a receipt is either parked before it or finds
-/// the recorded message itself.
-fn apply_early_receipts(
-    conn: &Connection,
-    outcomes: &[outbox::SendOutcome],
-    early: &EarlyReceipts,
-) -> Result<(), DbError> {
-    for outcome in outcomes {
-        if let outbox::SendOutcome::Sent {
-            provider,
-            instance,
-            provider_message_id: Some(id),
-            at,
-            ..
-        } = outcome
-            && let Some(parked) = early.get(id)
-        {
-            messages::apply_receipt(
-                conn,
-                provider,
-                instance,
-                id,
-                &parked.status,
-                parked.reason.as_deref(),
-                at,
-            )?;
-        }
-    }
-    Ok(())
 }
 
 /// The outbox id an outcome takes out of the queue for good (a retry keeps it queued).
