@@ -170,6 +170,19 @@ impl LocalGateway {
         self.inner.attempts.load(Ordering::Relaxed)
     }
 
+    /// Waits until `n` send attempts have reached the gateway (answered or still held), or
+    /// the timeout passes; returns the attempts so far.
+    pub async fn wait_for_attempts(&self, n: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let attempts = self.attempts();
+            if attempts >= n || Instant::now() >= deadline {
+                return attempts;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<ReceivedSend> {
         self.inner.events.subscribe()
     }

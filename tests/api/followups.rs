@@ -149,12 +149,7 @@ async fn a_follow_up_claimed_just_before_a_restart_is_delivered_once_after_it() 
     let id = schedule(&app, f).await;
     app.clock.advance(Duration::hours(1));
     assert_eq!(app.run_followups_once().await.sent, 1);
-    for _ in 0..500 {
-        if app.gateway.attempts() >= 1 {
-            break;
-        }
-        tokio::time::sleep(Wait::from_millis(10)).await;
-    }
+    app.gateway.wait_for_attempts(1, Wait::from_secs(5)).await;
     let old_gateway = app.gateway.clone();
     let gateway = LocalGateway::start(EVOLUTION_API_KEY, CLOUD_TOKEN)
         .await

@@ -336,13 +336,7 @@ async fn a_reply_withdraws_a_nudge_still_waiting_in_the_send_queue() {
 async fn staff_taking_over_withdraws_the_bots_nudge_still_waiting_in_the_send_queue() {
     let app = spawn_followups_app(|_| {}).await;
     let id = claimed_nudge_waiting_for_a_retry(&app).await;
-    let r = app
-        .post_evolution(
-            &fixture("evolution_messages_upsert_from_me.json"),
-            Auth::Jwt,
-        )
-        .await;
-    assert_eq!(r.status(), 200);
+    app.staff_type().await;
     assert_eq!(
         status(&app, &id),
         ("cancelled".into(), Some("staff took over the chat".into()))

@@ -253,6 +253,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Staff type in the fixture's chat (79990001122) from the clinic's phone.
+    pub async fn staff_type(&self) {
+        let r = self
+            .post_evolution(
+                &fixture("evolution_messages_upsert_from_me.json"),
+                Auth::Jwt,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
     pub async fn post_evolution(&self, body: &[u8], auth: Auth<'_>) -> reqwest::Response {
         self.post_evolution_to("/webhooks/evolution", body, auth)
             .await

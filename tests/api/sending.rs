@@ -351,12 +351,9 @@ async fn one_clinic_s_disconnected_phone_does_not_hold_back_another_clinic_s_rep
         );
     }
     // Five failures open that number's own breaker, which holds its sixth chat back.
-    for _ in 0..200 {
-        if app.gateway.attempts() >= 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.gateway
+        .wait_for_attempts(5, Duration::from_secs(4))
+        .await;
     assert_eq!(
         post("clinic-online", "ON1".into(), "79990002200".into()).await,
         200

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn after_staff_type_on_the_phone_the_bot_stays_silent_in_that_chat() {
     let app = spawn_app().await;
-    staff_type(&app).await;
+    app.staff_type().await;
     let r = app
         .post_evolution(
             &evolution_text("H1", "79990001122", "Сколько стоит пломба?"),
@@ -32,17 +32,6 @@ async fn after_staff_type_on_the_phone_the_bot_stays_silent_in_that_chat() {
             .contains('₽')
     );
     app.shutdown().await;
-}
-
-/// Staff type in the fixture's chat (79990001122) from the clinic's phone.
-async fn staff_type(app: &TestApp) {
-    let r = app
-        .post_evolution(
-            &fixture("evolution_messages_upsert_from_me.json"),
-            Auth::Jwt,
-        )
-        .await;
-    assert_eq!(r.status(), 200);
 }
 
 /// The patient writes in the taken-over chat: the message is stored, and no reply goes out.
@@ -70,7 +59,7 @@ async fn patient_gets_no_reply(app: &TestApp, id: &str) {
 #[tokio::test]
 async fn the_bot_returns_when_the_quiet_period_passes() {
     let app = spawn_app().await;
-    staff_type(&app).await;
+    app.staff_type().await;
     patient_gets_no_reply(&app, "Q1").await;
     app.clock.advance(chrono::Duration::minutes(119));
     patient_gets_no_reply(&app, "Q2").await;
@@ -86,7 +75,7 @@ async fn the_bot_returns_when_the_quiet_period_passes() {
 #[tokio::test]
 async fn staff_hand_the_chat_back_with_the_keyword() {
     let app = spawn_app().await;
-    staff_type(&app).await;
+    app.staff_type().await;
     patient_gets_no_reply(&app, "K1").await;
     let mut handback: serde_json::Value =
         serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();
@@ -152,13 +141,12 @@ async fn an_echo_that_arrives_before_the_gateway_answers_the_send_is_not_mistake
         .await;
     assert_eq!(r.status(), 200);
     // The send has reached the gateway, which holds it.
-    for _ in 0..200 {
-        if app.gateway.attempts() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(app.gateway.attempts(), 2);
+    assert_eq!(
+        app.gateway
+            .wait_for_attempts(2, Duration::from_secs(1))
+            .await,
+        2
+    );
     assert!(app.gateway.sends().len() < 2, "the send was not held");
     let mut echo: serde_json::Value =
         serde_json::from_slice(&fixture("evolution_messages_upsert_from_me.json")).unwrap();

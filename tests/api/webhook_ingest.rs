@@ -172,6 +172,19 @@ async fn the_by_events_url_suffix_is_accepted() {
     app.shutdown().await;
 }
 
+/// Evolution's "read" receipt for our message with this gateway id.
+async fn post_read_receipt(app: &TestApp, provider_message_id: &str) {
+    let mut receipt: serde_json::Value =
+        serde_json::from_slice(&fixture("evolution_messages_update_status.json")).unwrap();
+    receipt["data"]["keyId"] = provider_message_id.into();
+    assert_eq!(
+        app.post_evolution(&serde_json::to_vec(&receipt).unwrap(), Auth::Jwt)
+            .await
+            .status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn a_status_receipt_updates_our_sent_message_and_never_reaches_the_router() {
     let app = spawn_app().await;
@@ -187,15 +200,7 @@ async fn a_status_receipt_updates_our_sent_message_and_never_reaches_the_router(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let mut receipt: serde_json::Value =
-        serde_json::from_slice(&fixture("evolution_messages_update_status.json")).unwrap();
-    receipt["data"]["keyId"] = sent.clone().into();
-    assert_eq!(
-        app.post_evolution(&serde_json::to_vec(&receipt).unwrap(), Auth::Jwt)
-            .await
-            .status(),
-        200
-    );
+    post_read_receipt(&app, &sent).await;
     assert_eq!(
         app.query_string(&format!(
             "SELECT status FROM whatsapp_messages WHERE provider_message_id = '{sent}'"
@@ -227,22 +232,11 @@ async fn a_receipt_that_comes_before_the_gateway_answers_the_send_still_counts()
         )
         .await;
     assert_eq!(r.status(), 200);
-    for _ in 0..200 {
-        if app.gateway.attempts() >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    app.gateway
+        .wait_for_attempts(1, Duration::from_secs(1))
+        .await;
     assert!(app.gateway.sends().is_empty(), "the send was not held");
-    let mut receipt: serde_json::Value =
-        serde_json::from_slice(&fixture("evolution_messages_update_status.json")).unwrap();
-    receipt["data"]["keyId"] = id.clone().into();
-    assert_eq!(
-        app.post_evolution(&serde_json::to_vec(&receipt).unwrap(), Auth::Jwt)
-            .await
-            .status(),
-        200
-    );
+    post_read_receipt(&app, &id).await;
     assert_eq!(app.sends_settled(1).await[0].provider_message_id, id);
     let status = format!("SELECT status FROM whatsapp_messages WHERE provider_message_id = '{id}'");
     for _ in 0..200 {
